@@ -1,0 +1,319 @@
+"""SAC with the SERL/RLPD recipe: LayerNorm critic ensemble with subsampled min targets, high
+update-to-data ratio, DrQ random shifts, an image encoder trained only by the critic.
+
+Reads top to bottom like CleanRL's ``sac_continuous_action.py``: config, networks, losses,
+update step. Deviation from SERL, on purpose: as in DrQ-v2 there is no target *encoder*;
+next observations are encoded once (no grad) by the online encoder and the features are used
+by both the actor (next action) and the target critic heads. This halves the encoder work of
+a critic step on CPU, where the encoder dominates the cost.
+
+Batch format (``update``): ``{"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},
+"action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}`` with
+images uint8 (N, H, W, 3) and N = utd_ratio * batch_size.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from robot_rl import keys
+from robot_rl.agents.encoders import EncoderConfig, random_shift
+from robot_rl.agents.networks import (
+    ActorPolicy,
+    CriticEnsemble,
+    make_adam,
+    resolve_device,
+)
+from robot_rl.envs.spec import ObsSpec
+
+
+# ---------------------------------------------------------------------------------- config
+@dataclass
+class SACConfig:
+    """SAC / RLPD hyper-parameters (defaults: SERL's recipe)."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    """Hidden layer sizes of actor and critic MLPs (each Linear -> LayerNorm -> ReLU)."""
+    critic_ensemble_size: int = 10
+    """Number of Q-functions in the critic ensemble (RLPD/SERL: 10)."""
+    critic_subsample: int = 2
+    """Target Q = min over this many randomly chosen target critics (RLPD: 2)."""
+    utd_ratio: int = 4
+    """Critic updates per actor update; one update() call consumes utd_ratio minibatches."""
+    batch_size: int = 256
+    """Transitions per minibatch (half demos, half online when demos exist)."""
+    discount: float = 0.97
+    """Per-step discount factor gamma."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critic ensemble and the image encoder."""
+    temp_lr: float = 3e-4
+    """Adam learning rate of log(temperature)."""
+    tau: float = 0.005
+    """Polyak rate of the target critics, applied after every critic update."""
+    init_temperature: float = 1e-2
+    """Initial entropy temperature alpha; small so that sparse 0/1 rewards are not drowned by entropy bonuses."""
+    target_entropy: float | None = None
+    """Entropy the temperature steers to; None means -action_dim / 2 (SERL)."""
+    backup_entropy: bool = False
+    """Subtract alpha * log pi(a'|s') in the critic target (RLPD/SERL default: off)."""
+    demo_fraction: float = 0.5
+    """Fraction of each batch drawn from demonstrations (RLPD symmetric sampling)."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
+    fused_optimizer: bool = True
+    """Use fused Adam kernels (faster on CPU and CUDA); else multi-tensor foreach Adam."""
+    compile: bool = False
+    """torch.compile the encoder, actor and critic (needs a C++ toolchain; slow first update)."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field."""
+        if not self.hidden_dims or any(h <= 0 for h in self.hidden_dims):
+            raise ValueError("hidden_dims must be a non-empty list of positive ints")
+        if self.critic_ensemble_size < 1:
+            raise ValueError("critic_ensemble_size must be >= 1")
+        if not 1 <= self.critic_subsample <= self.critic_ensemble_size:
+            raise ValueError("critic_subsample must be in [1, critic_ensemble_size]")
+        for name in ("utd_ratio", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not 0.0 <= self.discount <= 1.0:
+            raise ValueError("discount must be in [0, 1]")
+        for name in ("actor_lr", "critic_lr", "temp_lr", "init_temperature"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError("tau must be in (0, 1]")
+        if not 0.0 <= self.demo_fraction <= 1.0:
+            raise ValueError("demo_fraction must be in [0, 1]")
+        self.encoder.validate()
+
+
+# -------------------------------------------------------------------------------- networks
+class Policy(ActorPolicy):
+    """The acting half of SAC (encoder + actor), built by the actor process from the config."""
+
+    def __init__(self, obs_spec: ObsSpec, action_dim: int, config: SACConfig, *, seed: int = 0):
+        super().__init__(obs_spec, action_dim, config.encoder, config.hidden_dims, seed=seed)
+
+
+def _split(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
+    """Split every tensor of a (nested) batch along dim 0 into ``parts`` minibatches."""
+    out: list[dict[str, Any]] = [{} for _ in range(parts)]
+    for name, value in batch.items():
+        if isinstance(value, dict):
+            for i, sub in enumerate(_split(value, parts)):
+                out[i][name] = sub
+        else:
+            for i, chunk in enumerate(torch.tensor_split(value, parts)):
+                out[i][name] = chunk
+    return out
+
+
+class SAC:
+    """Learner-side SAC: networks, target critics, optimisers and the update step."""
+
+    def __init__(
+        self,
+        obs_spec: ObsSpec,
+        action_dim: int,
+        config: SACConfig,
+        *,
+        device: torch.device | str = "auto",
+        seed: int = 0,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self.device = resolve_device(device)
+        self.action_dim = action_dim
+        self.target_entropy = (
+            -action_dim / 2 if config.target_entropy is None else config.target_entropy
+        )
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
+            torch.manual_seed(seed)
+            self.policy = Policy(obs_spec, action_dim, config, seed=seed + 1)
+            self.critic = CriticEnsemble(
+                self.policy.encoder.out_dim + action_dim,
+                config.hidden_dims,
+                config.critic_ensemble_size,
+            )
+        self.policy.to(self.device)
+        self.critic.to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.encoder, self.actor = self.policy.encoder, self.policy.actor
+        self.log_alpha = torch.tensor(
+            math.log(config.init_temperature), device=self.device, requires_grad=True
+        )
+        fused = config.fused_optimizer
+        encoder_params = [p for p in self.encoder.parameters() if p.requires_grad]
+        self.critic_optimizer = make_adam(
+            [*encoder_params, *self.critic.parameters()], config.critic_lr, fused=fused
+        )
+        self.actor_optimizer = make_adam(list(self.actor.parameters()), config.actor_lr, fused=fused)
+        self.temp_optimizer = make_adam([self.log_alpha], config.temp_lr, fused=fused)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed + 2)
+        self.critic_updates = 0
+        self.actor_updates = 0
+        self._encode = self.encoder
+        self._critic_fn = self.critic
+        self._target_fn = self.critic_target
+        if config.compile:
+            self._encode = torch.compile(self.encoder)  # type: ignore[assignment]
+            self._critic_fn = torch.compile(self.critic)  # type: ignore[assignment]
+            self._target_fn = torch.compile(self.critic_target)  # type: ignore[assignment]
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """Entropy temperature."""
+        return self.log_alpha.exp()
+
+    # ------------------------------------------------------------------------------ losses
+    def _augment(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        pad = self.config.encoder.drq_pad
+        return {
+            k: random_shift(v, pad, self.generator) if k in self.encoder.image_keys else v
+            for k, v in obs.items()
+        }
+
+    def critic_loss(self, mb: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """TD loss of all critics against a min over a random subset of target critics.
+
+        Returns (loss, q (E, B), features (B, D) with grad into the encoder).
+        """
+        cfg = self.config
+        features = self._encode(self._augment(mb[keys.OBS]))
+        with torch.no_grad():
+            next_features = self._encode(self._augment(mb[keys.NEXT_OBS]))
+            next_action, next_log_prob = self.actor.sample(next_features, self.generator)
+            members = torch.randperm(
+                cfg.critic_ensemble_size, device=self.device, generator=self.generator
+            )[: cfg.critic_subsample]
+            next_q = self._target_fn(next_features, next_action, members=members).min(0).values
+            if cfg.backup_entropy:
+                next_q = next_q - self.alpha * next_log_prob
+            not_done = 1.0 - mb[keys.TERMINATED].float()
+            target = mb[keys.REWARD].float() + cfg.discount * not_done * next_q  # (B,)
+        q = self._critic_fn(features, mb[keys.ACTION])  # (E, B)
+        return (q - target).pow(2).mean(), q, features
+
+    def actor_loss(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """alpha * log pi - mean ensemble Q, on detached features (the encoder learns from the critic only).
+
+        Returns (loss, log_prob (B,)).
+        """
+        action, log_prob = self.actor.sample(features.detach(), self.generator)
+        q = self._critic_fn(features.detach(), action).mean(0)
+        return (self.alpha.detach() * log_prob - q).mean(), log_prob
+
+    def temperature_loss(self, log_prob: torch.Tensor) -> torch.Tensor:
+        """Drives the policy entropy -E[log pi] toward target_entropy."""
+        return -(self.alpha * (log_prob.detach() + self.target_entropy)).mean()
+
+    # -------------------------------------------------------------------------- update step
+    def update(self, batch: dict[str, Any]) -> dict[str, float]:
+        """utd_ratio critic updates on consecutive minibatches, then one actor + temperature update.
+
+        Raises FloatingPointError naming the loss if a loss is not finite.
+        """
+        minibatches = _split(batch, self.config.utd_ratio)
+        critic_losses, q_means = [], []
+        features = torch.empty(0)
+        for mb in minibatches:
+            loss, q, features = self.critic_loss(mb)
+            self.critic_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.critic_optimizer.step()
+            with torch.no_grad():  # Polyak: target += tau * (online - target)
+                torch._foreach_lerp_(
+                    list(self.critic_target.parameters()), list(self.critic.parameters()), self.config.tau
+                )
+            self.critic_updates += 1
+            critic_losses.append(loss.detach())
+            q_means.append(q.detach().mean())
+
+        self.critic.requires_grad_(False)  # the actor loss must not build critic grads
+        try:
+            actor_loss, log_prob = self.actor_loss(features)
+        finally:
+            self.critic.requires_grad_(True)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        temp_loss = self.temperature_loss(log_prob)
+        self.temp_optimizer.zero_grad(set_to_none=True)
+        temp_loss.backward()
+        self.temp_optimizer.step()
+        self.actor_updates += 1
+
+        # One host sync for all scalars.
+        stats = torch.stack(
+            [
+                torch.stack(critic_losses).mean(),
+                actor_loss.detach(),
+                temp_loss.detach(),
+                self.alpha.detach(),
+                torch.stack(q_means).mean(),
+                -log_prob.detach().mean(),
+            ]
+        ).tolist()
+        names = ["losses/critic", "losses/actor", "losses/temperature"]
+        names += ["charts/temperature", "charts/q_mean", "charts/entropy"]
+        values = dict(zip(names, stats))
+        for name in names[:3]:
+            if not math.isfinite(values[name]):
+                raise FloatingPointError(
+                    f"SAC update {self.actor_updates}: {name} is {values[name]} (non-finite)"
+                )
+        return values
+
+    # ------------------------------------------------------------------------------ acting
+    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:
+        """Action float32 (A,) for one unbatched observation (see Policy.act)."""
+        return self.policy.act(obs, deterministic=deterministic)
+
+    def policy_state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors a Policy needs to act (encoder + actor), on CPU and contiguous."""
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.policy.state_dict().items()}
+
+    # ------------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to resume training: networks, targets, optimisers, temperature, counters, RNG."""
+        return {
+            "policy": self.policy.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "temp_optimizer": self.temp_optimizer.state_dict(),
+            "critic_updates": self.critic_updates,
+            "actor_updates": self.actor_updates,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (strict: every part must be present)."""
+        for name in ("policy", "critic", "critic_target", "log_alpha", "critic_optimizer",
+                     "actor_optimizer", "temp_optimizer", "critic_updates", "actor_updates"):
+            if name not in state:
+                raise KeyError(f"SAC state is missing {name!r} (not a SAC checkpoint?)")
+        self.policy.load_state_dict(state["policy"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.temp_optimizer.load_state_dict(state["temp_optimizer"])
+        self.critic_updates = int(state["critic_updates"])
+        self.actor_updates = int(state["actor_updates"])
+        if "generator" in state:
+            self.generator.set_state(state["generator"].cpu())

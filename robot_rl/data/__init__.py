@@ -1,0 +1,1 @@
+"""Episodes, episode stores on disk and replay buffers."""

@@ -1,0 +1,252 @@
+"""Replay buffers that store every camera frame once, as uint8, in preallocated numpy arrays.
+
+Observations are written episode by episode into a ring of observation slots: obs_0, obs_1,
+..., obs_T of an episode take consecutive slots. A transition lives at the slot of its obs;
+its next_obs is the following slot. Overwriting a slot invalidates the transition that starts
+there; the transition that ends there always starts at the slot written just before it, which
+belongs to the current data, so no valid transition ever points at an overwritten frame.
+Each episode's final observation takes a slot without a transition, so the ring has a few
+slots more than ``capacity`` (``obs_slots``).
+
+Written by hand: no maintained library stores frame-once, episode-structured replay in numpy
+(LeRobot's buffer stores next_obs separately, as float32).
+
+Batch format (what ``sample`` returns and ``SAC.update`` takes)::
+
+    {"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},   # images uint8 (N, H, W, 3)
+     "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from robot_rl import keys
+from robot_rl.data.episode import Episode
+from robot_rl.envs.spec import ObsSpec
+
+NumpyBatch = dict[str, Any]  # same layout as the torch batch, numpy arrays
+
+
+def to_torch(batch: NumpyBatch, device: torch.device | str) -> dict[str, Any]:
+    """Numpy batch -> torch tensors on ``device`` (pinned host memory + non_blocking for CUDA)."""
+    device = torch.device(device)
+    pin = device.type == "cuda"
+
+    def convert(arr: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(arr)
+        if pin:
+            t = t.pin_memory()
+        return t.to(device, non_blocking=pin)
+
+    return {
+        k: {kk: convert(vv) for kk, vv in v.items()} if isinstance(v, dict) else convert(v)
+        for k, v in batch.items()
+    }
+
+
+class ReplayBuffer:
+    """Frame-once ring buffer of transitions, fed by whole episodes or step by step."""
+
+    def __init__(
+        self,
+        obs_spec: ObsSpec,
+        action_dim: int,
+        capacity: int,
+        *,
+        seed: int = 0,
+        obs_slots: int | None = None,
+    ) -> None:
+        """``capacity``: transitions to hold (sizes the storage); ``obs_slots``: ring size.
+
+        The default ring, capacity + max(64, capacity // 50) slots, holds at least
+        ``capacity`` transitions when there are at most 64 episodes or they average at least
+        50 steps; with longer episodes it holds a few more, with shorter ones fewer.
+        """
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        slots = obs_slots if obs_slots is not None else capacity + max(64, capacity // 50)
+        if slots < 2:
+            raise ValueError(f"obs_slots must be >= 2, got {slots}")
+        self.obs_spec = dict(obs_spec)
+        self.action_dim = action_dim
+        self.capacity = capacity
+        self.slots = slots
+        self.rng = np.random.default_rng(seed)
+        self.obs = {k: np.zeros((slots, *shape), dtype) for k, (shape, dtype) in obs_spec.items()}
+        # Transition data, indexed by the slot of its observation.
+        self.actions = np.zeros((slots, action_dim), np.float32)
+        self.rewards = np.zeros(slots, np.float32)
+        self.terminated = np.zeros(slots, np.float32)
+        self.truncated = np.zeros(slots, bool)
+        self.intervened = np.zeros(slots, bool)
+        self.sources = np.zeros(slots, np.uint8)
+        self.valid = np.zeros(slots, bool)  # slot starts a stored transition
+        self._count = 0  # valid transitions
+        self._written = 0  # slots ever written (filled = min(written, slots))
+        self._next_slot = 0
+        self._cur_slot: int | None = None  # slot of the open episode's latest obs
+
+    def __len__(self) -> int:
+        return self._count
+
+    def bytes_per_transition(self) -> float:
+        """Bytes of all preallocated storage divided by capacity (transitions)."""
+        arrays = [*self.obs.values(), self.actions, self.rewards, self.terminated]
+        arrays += [self.truncated, self.intervened, self.sources, self.valid]
+        return sum(a.nbytes for a in arrays) / self.capacity
+
+    # ------------------------------------------------------------------------------ writes
+    def _claim(self, n: int) -> np.ndarray:
+        """Next n slots of the ring; transitions starting there are invalidated."""
+        idx = (self._next_slot + np.arange(n)) % self.slots
+        dropped = self.valid[idx]
+        self._count -= int(dropped.sum())
+        self.valid[idx] = False
+        self._next_slot = int((self._next_slot + n) % self.slots)
+        self._written += n
+        return idx
+
+    def _write_obs(self, slots: np.ndarray | int, obs: dict[str, np.ndarray]) -> None:
+        for key, store in self.obs.items():
+            if key not in obs:
+                raise KeyError(f"observation is missing key {key!r} (replay spec has {sorted(self.obs)})")
+            store[slots] = obs[key]
+
+    def start_episode(self, first_obs: dict[str, np.ndarray]) -> None:
+        """Begin an episode with its first observation (an open episode is abandoned)."""
+        slot = int(self._claim(1)[0])
+        self._write_obs(slot, first_obs)
+        self._cur_slot = slot
+
+    def add_step(
+        self,
+        action: np.ndarray,
+        reward: float,
+        next_obs: dict[str, np.ndarray],
+        terminated: bool,
+        truncated: bool,
+        *,
+        intervened: bool = False,
+        source: int = 0,
+    ) -> None:
+        """Append one step of the open episode; terminated or truncated closes it."""
+        if self._cur_slot is None:
+            raise RuntimeError("add_step without an open episode: call start_episode(first_obs) first")
+        action = np.asarray(action, np.float32)
+        if action.shape != (self.action_dim,):
+            raise ValueError(f"action has shape {action.shape}, expected ({self.action_dim},)")
+        slot = int(self._claim(1)[0])
+        self._write_obs(slot, next_obs)
+        cur = self._cur_slot
+        self.actions[cur] = action
+        self.rewards[cur] = reward
+        self.terminated[cur] = float(terminated)
+        self.truncated[cur] = truncated
+        self.intervened[cur] = intervened
+        self.sources[cur] = source
+        self.valid[cur] = True
+        self._count += 1
+        self._cur_slot = None if (terminated or truncated) else slot
+
+    def add_episode(self, ep: Episode) -> None:
+        """Store a whole episode (vectorised); keeps its last obs_slots - 1 steps if longer."""
+        ep.validate()
+        steps = len(ep)
+        first = max(0, steps + 1 - self.slots)  # first kept observation row
+        kept = steps - first
+        if ep.actions.shape[1] != self.action_dim:
+            raise ValueError(f"episode actions are {ep.actions.shape}, expected (T, {self.action_dim})")
+        slots = self._claim(kept + 1)
+        self._write_obs(slots, {k: v[first:] for k, v in ep.observations.items()})
+        t = slots[:-1]
+        self.actions[t] = ep.actions[first:]
+        self.rewards[t] = ep.rewards[first:]
+        self.terminated[t] = ep.terminated[first:]
+        self.truncated[t] = ep.truncated[first:]
+        self.intervened[t] = ep.intervened[first:]
+        self.sources[t] = ep.sources[first:]
+        self.valid[t] = True
+        self._count += kept
+        self._cur_slot = None
+
+    # ------------------------------------------------------------------------------- reads
+    def sample_indices(self, batch_size: int) -> np.ndarray:
+        """Slots of ``batch_size`` transitions drawn uniformly with replacement."""
+        if self._count == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        filled = min(self._written, self.slots)
+        out = np.empty(0, np.int64)
+        while len(out) < batch_size:  # rejection: ~1 in (T+1) slots has no transition
+            need = batch_size - len(out)
+            draw = self.rng.integers(0, filled, size=int(need * filled / self._count * 1.1) + 8)
+            out = np.concatenate([out, draw[self.valid[draw]][:need]])
+        return out
+
+    def gather(self, idx: np.ndarray) -> NumpyBatch:
+        """Numpy batch of the transitions at slots ``idx``."""
+        nxt = (idx + 1) % self.slots
+        return {
+            keys.OBS: {k: v[idx] for k, v in self.obs.items()},
+            keys.NEXT_OBS: {k: v[nxt] for k, v in self.obs.items()},
+            keys.ACTION: self.actions[idx],
+            keys.REWARD: self.rewards[idx],
+            keys.TERMINATED: self.terminated[idx],
+        }
+
+    def sample(self, batch_size: int, *, device: torch.device | str = "cpu") -> dict[str, Any]:
+        """Torch batch of ``batch_size`` uniformly sampled transitions on ``device``."""
+        return to_torch(self.gather(self.sample_indices(batch_size)), device)
+
+
+class MixedSampler:
+    """RLPD symmetric sampling: a fixed fraction of every batch from demos, the rest online.
+
+    Demo rows are spread evenly through the batch (not in one block), so every contiguous
+    minibatch that SAC splits off for its utd_ratio critic updates has the same mix.
+    If one buffer is empty, the whole batch comes from the other.
+    """
+
+    def __init__(self, demo: ReplayBuffer, online: ReplayBuffer, demo_fraction: float = 0.5) -> None:
+        if not 0.0 <= demo_fraction <= 1.0:
+            raise ValueError(f"demo_fraction must be in [0, 1], got {demo_fraction}")
+        self.demo = demo
+        self.online = online
+        self.demo_fraction = demo_fraction
+
+    def __len__(self) -> int:
+        return len(self.demo) + len(self.online)
+
+    def sample(self, batch_size: int, *, device: torch.device | str = "cpu") -> dict[str, Any]:
+        """Torch batch of ``batch_size`` transitions on ``device`` (format of ReplayBuffer.sample)."""
+        fraction = self.demo_fraction
+        if len(self.demo) == 0:
+            fraction = 0.0
+        elif len(self.online) == 0:
+            fraction = 1.0
+        if fraction in (0.0, 1.0):
+            source = self.demo if fraction == 1.0 else self.online
+            return source.sample(batch_size, device=device)
+        # Row i is a demo row when floor((i + 1) f) > floor(i f): evenly spread, exact total.
+        rows = np.arange(batch_size)
+        is_demo = np.floor((rows + 1) * fraction) > np.floor(rows * fraction)
+        demo_part = self.demo.gather(self.demo.sample_indices(int(is_demo.sum())))
+        online_part = self.online.gather(self.online.sample_indices(int((~is_demo).sum())))
+        return to_torch(_interleave(demo_part, online_part, is_demo), device)
+
+
+def _interleave(a: NumpyBatch, b: NumpyBatch, take_a: np.ndarray) -> NumpyBatch:
+    """Rows of ``a`` where take_a, rows of ``b`` elsewhere, for every array of the batch."""
+    out: NumpyBatch = {}
+    for name, value in a.items():
+        if isinstance(value, dict):
+            out[name] = _interleave(value, b[name], take_a)
+        else:
+            merged = np.empty((len(take_a), *value.shape[1:]), value.dtype)
+            merged[take_a] = value
+            merged[~take_a] = b[name]
+            out[name] = merged
+    return out

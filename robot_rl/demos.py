@@ -1,0 +1,89 @@
+"""Record scripted-expert demonstrations in the twin into an episode store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from robot_rl import keys
+from robot_rl.config import config_hash
+from robot_rl.data.episode_store import EpisodeStore
+from robot_rl.run_config import RunConfig
+from robot_rl.runtime.actor import EpisodeRecorder, scalar_info
+from robot_rl.runtime.build import env_spec, make_env
+from robot_rl.runtime.protocol import Step
+
+
+def record_demos(
+    config: RunConfig,
+    store_path: Path,
+    *,
+    on_episode: Callable[[int, int], None] | None = None,
+) -> EpisodeStore:
+    """Record ``config.demos.num_episodes`` successful expert episodes; returns the store.
+
+    Failed expert attempts are not stored (they are not demonstrations). Raises RuntimeError
+    when ``max_attempts`` attempts do not give enough successes.
+    """
+    from robot_rl_sim import ScriptedExpert
+
+    demos = config.demos
+    env = make_env(config, seed=demos.seed)
+    spec, action_dim = env_spec(env)
+    store = EpisodeStore.create(
+        store_path,
+        obs_spec=spec,
+        action_dim=action_dim,
+        attrs={
+            "task": config.task,
+            "source": "scripted_expert",
+            "config_hash": config_hash(config.env),
+        },
+    )
+    expert = ScriptedExpert(env.unwrapped, noise_std=demos.noise, seed=demos.seed)  # type: ignore[arg-type]
+    recorded = attempts = 0
+    demo_code = keys.SOURCE_CODE["demo"]
+    while recorded < demos.num_episodes:
+        if attempts >= demos.max_attempts:
+            raise RuntimeError(
+                f"scripted expert gave {recorded}/{demos.num_episodes} successful demos "
+                f"in {attempts} attempts (demos.max_attempts)"
+            )
+        obs, _ = env.reset(seed=demos.seed + attempts)
+        expert.reset()
+        attempts += 1
+        recorder = EpisodeRecorder(obs, 0.0)
+        t = 0
+        done = False
+        info: dict = {}
+        while not done:
+            action = np.asarray(expert.act(), dtype=np.float32)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            t += 1
+            recorder.add(
+                Step(
+                    episode_id=attempts,
+                    t=t - 1,
+                    first_obs=None,
+                    action=action,
+                    reward=float(reward),
+                    next_obs=next_obs,
+                    terminated=bool(terminated),
+                    truncated=bool(truncated),
+                    intervened=False,
+                    source=demo_code,
+                    timestamp=t / config.env.control_hz,
+                )
+            )
+            obs = next_obs
+            done = bool(terminated or truncated)
+        episode = recorder.finish(scalar_info(info))
+        if episode.success:
+            store.write_episode(episode)
+            recorded += 1
+            if on_episode is not None:
+                on_episode(recorded, attempts)
+    env.close()
+    return store

@@ -1,0 +1,1 @@
+"""Env contract helpers and wrappers (gymnasium API)."""

@@ -1,0 +1,40 @@
+"""Data keys shared by envs, replay, episode stores and the wire format; defined once here."""
+
+from __future__ import annotations
+
+# Observation dict keys. Images are uint8 (H, W, 3) under "pixels_<camera>"; state is float32.
+STATE = "state"
+PIXELS_PREFIX = "pixels_"
+
+# Transition / episode fields.
+OBS = "obs"
+NEXT_OBS = "next_obs"
+ACTION = "action"
+REWARD = "reward"
+TERMINATED = "terminated"
+TRUNCATED = "truncated"
+INTERVENED = "intervened"
+SOURCE = "source"
+TIMESTAMP = "timestamp"
+SUCCESS = "success"
+
+# Who produced an executed action. Stored as uint8 codes on disk and on the wire.
+SOURCES: tuple[str, ...] = ("policy", "human", "demo", "reset")
+SOURCE_CODE: dict[str, int] = {name: code for code, name in enumerate(SOURCES)}
+
+
+def pixels_key(camera: str) -> str:
+    """Observation key of a camera's RGB frame."""
+    return PIXELS_PREFIX + camera
+
+
+def is_image_key(key: str) -> bool:
+    """True for observation keys that hold uint8 (H, W, 3) images."""
+    return key.startswith(PIXELS_PREFIX)
+
+
+def camera_of(key: str) -> str:
+    """Camera name of an image observation key."""
+    if not is_image_key(key):
+        raise KeyError(f"{key!r} is not an image observation key")
+    return key[len(PIXELS_PREFIX) :]

@@ -1,0 +1,119 @@
+"""The run config: one YAML file composes the env, agent, demos, training and runtime configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from robot_rl_sim.config import TwinConfig
+
+from robot_rl.agents.bc import BCConfig
+from robot_rl.agents.sac import SACConfig
+from robot_rl.config import load_yaml
+
+
+@dataclass
+class DemoConfig:
+    """Scripted (twin) demonstrations recorded before training."""
+
+    num_episodes: int = 20
+    """Number of successful demonstrations to record."""
+    noise: float = 0.1
+    """Std of Gaussian noise added to the expert's actions (diversifies demos)."""
+    max_attempts: int = 100
+    """Give up after this many expert attempts (some fail)."""
+    seed: int = 10_000
+    """Seed of the first demo episode (kept apart from training seeds)."""
+
+    def validate(self) -> None:
+        if self.num_episodes < 0:
+            raise ValueError("num_episodes must be >= 0")
+        if self.noise < 0:
+            raise ValueError("noise must be >= 0")
+
+
+@dataclass
+class TrainConfig:
+    """The actor/learner training loop."""
+
+    env_steps: int = 20_000
+    """Online env steps to collect (excluding demos and evaluation)."""
+    learning_starts: int = 100
+    """Online transitions in replay before the first update."""
+    replay_capacity: int = 200_000
+    """Online replay capacity in transitions."""
+    updates_per_env_step: float = 1.0
+    """Twin pacing: the actor waits when it is this ratio ahead of the learner (no effect on a real robot, where time paces)."""
+    max_steps_ahead: int = 200
+    """Twin pacing slack: env steps the actor may run ahead of the learner before it waits."""
+    weights_push_every: int = 50
+    """Learner updates between weight pushes to the actor."""
+    checkpoint_every: int = 2_000
+    """Learner updates between checkpoints."""
+    keep_checkpoints: int = 3
+    """Checkpoints kept on disk (older ones are deleted)."""
+    eval_every: int = 5_000
+    """Env steps between evaluations (0: only at the end)."""
+    eval_episodes: int = 20
+    """Episodes per evaluation (deterministic policy)."""
+    final_eval_episodes: int = 50
+    """Episodes of the final evaluation."""
+    log_every: int = 250
+    """Learner updates between metric log lines."""
+    video: bool = True
+    """Write an mp4 of final evaluation episodes into the run directory."""
+
+    def validate(self) -> None:
+        for name in ("env_steps", "replay_capacity", "weights_push_every", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.updates_per_env_step < 0:
+            raise ValueError("updates_per_env_step must be >= 0")
+
+
+@dataclass
+class RuntimeConfig:
+    """Processes, transport and threads."""
+
+    transport: Literal["zmq", "inprocess"] = "zmq"
+    """zmq: actor and learner are two processes over a socket; inprocess: one process (tests)."""
+    learner_address: str = "tcp://127.0.0.1:0"
+    """Where the learner binds (port 0 picks a free port) and the actor connects."""
+    heartbeat_interval_s: float = 0.5
+    """Seconds between heartbeats."""
+    heartbeat_timeout_s: float = 5.0
+    """A peer silent for this long is considered gone."""
+    torch_threads: int = 1
+    """Torch intra-op threads per process (actor and learner share the CPU)."""
+    device: str = "auto"
+    """Learner device: auto (CUDA when present), cpu or cuda[:N]."""
+    startup_timeout_s: float = 120.0
+    """Deadline for the learner to come up and say hello."""
+
+
+@dataclass
+class RunConfig:
+    """A whole training run."""
+
+    name: str = "run"
+    """Run name; the run directory is <runs_dir>/<name>-<timestamp>."""
+    runs_dir: str = "runs"
+    """Parent folder of run directories."""
+    seed: int = 0
+    """Seed of the run (env, networks, replay sampling)."""
+    task: Literal["pick_cube"] = "pick_cube"
+    """Twin task (the real cell's task is named by its robot config)."""
+    agent: Literal["sac", "bc"] = "sac"
+    """Which agent to train: sac (RLPD) or bc (baseline on demos)."""
+    env: TwinConfig = field(default_factory=TwinConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
+    bc: BCConfig = field(default_factory=BCConfig)
+    demos: DemoConfig = field(default_factory=DemoConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Load and validate a run config YAML file."""
+    return load_yaml(RunConfig, path)

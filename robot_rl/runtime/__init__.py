@@ -1,0 +1,1 @@
+"""Actor and learner loops, the wire format and transports, checkpoints and metrics."""

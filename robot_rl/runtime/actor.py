@@ -1,0 +1,262 @@
+"""The actor loop: env + policy, streaming steps to the learner, taking weights when they come.
+
+The actor never blocks on the learner: it sends without waiting, polls for weights without
+waiting, and keeps acting with its last weights when the learner is silent. In the twin it
+may pause between steps so that it does not run too far ahead of the learner (pacing), which
+makes a simulated run reproduce the data-to-update ratio of a real robot at 10 Hz.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from robot_rl import keys
+from robot_rl.data.episode import Episode
+from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
+
+
+class ActingPolicy(Protocol):
+    """What the actor needs of a policy."""
+
+    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray: ...
+
+    def load_state_dict(self, state: Any, strict: bool = True) -> Any: ...
+
+
+class EpisodeSink(Protocol):
+    """Where finished episodes go (an EpisodeStore)."""
+
+    def write_episode(self, ep: Episode) -> int: ...
+
+
+@dataclass
+class ActorStats:
+    """Counters the actor keeps and reports."""
+
+    env_steps: int = 0
+    episodes: int = 0
+    successes: deque[bool] = field(default_factory=lambda: deque(maxlen=20))
+    returns: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    weights_version: int = 0
+    learner_updates: int = 0
+    rejected_weights: int = 0
+    paced_s: float = 0.0
+
+    @property
+    def success_rate(self) -> float:
+        """Success rate over the last 20 episodes."""
+        return float(np.mean(self.successes)) if self.successes else 0.0
+
+
+class EpisodeRecorder:
+    """Accumulates one episode's arrays step by step (obs_0..obs_T without duplicates)."""
+
+    def __init__(self, first_obs: dict[str, np.ndarray], timestamp: float) -> None:
+        self.observations: dict[str, list[np.ndarray]] = {k: [v] for k, v in first_obs.items()}
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.terminated: list[bool] = []
+        self.truncated: list[bool] = []
+        self.intervened: list[bool] = []
+        self.sources: list[int] = []
+        self.timestamps: list[float] = [timestamp]
+
+    def add(self, step: Step) -> None:
+        """Append one step (its next_obs becomes the next observation row)."""
+        for key, value in step.next_obs.items():
+            self.observations[key].append(value)
+        self.actions.append(step.action)
+        self.rewards.append(step.reward)
+        self.terminated.append(step.terminated)
+        self.truncated.append(step.truncated)
+        self.intervened.append(step.intervened)
+        self.sources.append(step.source)
+        self.timestamps.append(step.timestamp)
+
+    def finish(self, info: dict[str, Any]) -> Episode:
+        """The recorded Episode."""
+        action_dim = self.actions[0].shape[0] if self.actions else 0
+        return Episode(
+            observations={k: np.stack(v) for k, v in self.observations.items()},
+            actions=np.asarray(self.actions, dtype=np.float32).reshape(-1, action_dim),
+            rewards=np.asarray(self.rewards, dtype=np.float32),
+            terminated=np.asarray(self.terminated, dtype=bool),
+            truncated=np.asarray(self.truncated, dtype=bool),
+            intervened=np.asarray(self.intervened, dtype=bool),
+            sources=np.asarray(self.sources, dtype=np.uint8),
+            timestamps=np.asarray(self.timestamps, dtype=np.float64),
+            info=dict(info),
+        )
+
+
+def scalar_info(info: dict[str, Any]) -> dict[str, bool | int | float | str]:
+    """The scalar entries of an env info dict (what goes on the wire and to disk)."""
+    out: dict[str, bool | int | float | str] = {}
+    for key, value in info.items():
+        if isinstance(value, (bool, np.bool_)):
+            out[key] = bool(value)
+        elif isinstance(value, (int, np.integer)):
+            out[key] = int(value)
+        elif isinstance(value, (float, np.floating)):
+            out[key] = float(value)
+        elif isinstance(value, str):
+            out[key] = value
+    return out
+
+
+class Actor:
+    """Runs episodes with the latest weights, streams steps, records episodes."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        policy: ActingPolicy,
+        transport: Any,
+        *,
+        config_hash: str,
+        seed: int,
+        store: EpisodeSink | None = None,
+        updates_per_env_step: float = 0.0,
+        learning_starts: int = 0,
+        max_steps_ahead: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+        on_episode: Callable[[Episode, ActorStats], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.policy = policy
+        self.transport = transport
+        self.config_hash = config_hash
+        self.store = store
+        self.updates_per_env_step = updates_per_env_step
+        self.learning_starts = learning_starts
+        self.max_steps_ahead = max_steps_ahead
+        self.clock = clock
+        self.on_episode = on_episode
+        self.stats = ActorStats()
+        self.stop_requested = False
+        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        self._has_weights = False
+
+    # -- messages -------------------------------------------------------------------------
+    def poll_messages(self, timeout_s: float = 0.0) -> None:
+        """Take every waiting message: weights, learner progress, stop requests."""
+        msg = self.transport.recv(timeout_s)
+        while msg is not None:
+            self._handle(msg)
+            msg = self.transport.recv(0.0)
+        self.transport.maybe_heartbeat()
+
+    def _handle(self, msg: Any) -> None:
+        if isinstance(msg, Weights):
+            if msg.config_hash != self.config_hash:
+                self.stats.rejected_weights += 1
+                return
+            if msg.version <= self.stats.weights_version and self._has_weights:
+                return  # a duplicate or late push: keep the newer weights
+            self.policy.load_state_dict(msg.state_dict())
+            self.stats.weights_version = msg.version
+            self._has_weights = True
+        elif isinstance(msg, Metrics):
+            updates = msg.values.get("learner/updates")
+            if updates is not None:
+                self.stats.learner_updates = max(self.stats.learner_updates, int(updates))
+        elif isinstance(msg, Control) and msg.command == "stop":
+            self.stop_requested = True
+
+    def _pace(self) -> None:
+        """Twin only: wait while too far ahead of the learner (never when it is silent)."""
+        if self.updates_per_env_step <= 0:
+            return
+        started = self.clock()
+        while not self.stop_requested:
+            trained_steps = self.stats.env_steps - self.learning_starts
+            covered = self.stats.learner_updates / self.updates_per_env_step
+            if trained_steps - covered <= self.max_steps_ahead or not self.transport.peer_alive():
+                break
+            self.poll_messages(timeout_s=0.005)
+        self.stats.paced_s += self.clock() - started
+
+    # -- acting ---------------------------------------------------------------------------
+    def choose_action(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """Policy action once weights arrived, uniform random before (as SERL does)."""
+        if not self._has_weights:
+            space = self.env.action_space
+            assert isinstance(space, gym.spaces.Box)
+            return self._rng.uniform(space.low, space.high).astype(np.float32)
+        action = np.asarray(self.policy.act(obs), dtype=np.float32)
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"policy produced a non-finite action {action}; not sent to the env")
+        return action
+
+    def run(
+        self, env_steps: int, *, progress: Callable[[ActorStats], None] | None = None
+    ) -> ActorStats:
+        """Act for ``env_steps`` steps (or until stopped); returns the counters."""
+        episode_id = 0
+        obs, _ = self.env.reset(seed=self._seed)
+        recorder = EpisodeRecorder(obs, self.clock())
+        t = 0
+        ep_return = 0.0
+        while self.stats.env_steps < env_steps and not self.stop_requested:
+            self.poll_messages()
+            self._pace()
+            action = self.choose_action(obs)
+            next_obs, reward, terminated, truncated, info = self.env.step(action)
+            step = Step(
+                episode_id=episode_id,
+                t=t,
+                first_obs=obs if t == 0 else None,
+                action=action,
+                reward=float(reward),
+                next_obs=next_obs,
+                terminated=bool(terminated),
+                truncated=bool(truncated),
+                intervened=False,
+                source=keys.SOURCE_CODE["policy"],
+                timestamp=self.clock(),
+                info=scalar_info(info) if (terminated or truncated) else {},
+            )
+            self.transport.send(step)
+            recorder.add(step)
+            self.stats.env_steps += 1
+            ep_return += float(reward)
+            t += 1
+            obs = next_obs
+            if terminated or truncated:
+                episode = recorder.finish(scalar_info(info))
+                self._finish_episode(episode, ep_return)
+                episode_id += 1
+                t = 0
+                ep_return = 0.0
+                obs, _ = self.env.reset(seed=self._seed + episode_id)
+                recorder = EpisodeRecorder(obs, self.clock())
+            if progress is not None:
+                progress(self.stats)
+        return self.stats
+
+    def _finish_episode(self, episode: Episode, ep_return: float) -> None:
+        self.stats.episodes += 1
+        self.stats.successes.append(episode.success)
+        self.stats.returns.append(ep_return)
+        if self.store is not None:
+            self.store.write_episode(episode)
+        self.transport.send(
+            Metrics(
+                {
+                    "actor/episode_return": ep_return,
+                    "actor/episode_length": float(len(episode)),
+                    "actor/success": float(episode.success),
+                    "actor/env_steps": float(self.stats.env_steps),
+                }
+            )
+        )
+        if self.on_episode is not None:
+            self.on_episode(episode, self.stats)

@@ -1,0 +1,183 @@
+"""The learner loop: steps in, SAC updates, weights out, checkpoints and metrics.
+
+The update step lives in the agent (robot_rl.agents); the wire format in protocol.py; this
+module only moves data between them on a schedule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_rl.data.replay import MixedSampler, ReplayBuffer
+from robot_rl.run_config import TrainConfig
+from robot_rl.runtime.checkpoint import save_checkpoint, save_policy
+from robot_rl.runtime.metrics import MetricsLogger
+from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
+
+PROGRESS_EVERY = 10  # learner updates between progress messages (actor pacing)
+
+
+class Learner:
+    """Consumes actor steps into online replay and trains the agent on demo + online data."""
+
+    def __init__(
+        self,
+        agent: Any,
+        transport: Any,
+        *,
+        demo_buffer: ReplayBuffer,
+        online_buffer: ReplayBuffer,
+        train: TrainConfig,
+        batch_size: int,
+        demo_fraction: float,
+        run_dir: Path,
+        config_hash: str,
+        metrics: MetricsLogger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        should_exit: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.agent = agent
+        self.transport = transport
+        self.online = online_buffer
+        self.sampler = MixedSampler(demo_buffer, online_buffer, demo_fraction=demo_fraction)
+        self.train = train
+        self.batch_size = batch_size
+        self.run_dir = run_dir
+        self.config_hash = config_hash
+        self.metrics = metrics
+        self.clock = clock
+        self.should_exit = should_exit
+        self.updates = 0
+        self.weights_version = 0
+        self.steps_received = 0
+        self.dropped_steps = 0
+        self.stop_requested = False
+        self._expected_t: int | None = None  # next step index of the open episode, None if none
+        self._last_update_metrics: dict[str, float] = {}
+        self._started = clock()
+
+    # -- data in --------------------------------------------------------------------------
+    def handle(self, msg: Any) -> None:
+        """Apply one incoming message."""
+        if isinstance(msg, Step):
+            self._add_step(msg)
+        elif isinstance(msg, Metrics):
+            if self.metrics is not None:
+                self.metrics.log(self.steps_received, msg.values, step_name="env_steps")
+        elif isinstance(msg, Control) and msg.command == "stop":
+            self.stop_requested = True
+
+    def _add_step(self, step: Step) -> None:
+        if step.t == 0:
+            if step.first_obs is None:
+                self.dropped_steps += 1
+                return
+            self.online.start_episode(step.first_obs)
+            self._expected_t = 0
+        if self._expected_t is None or step.t != self._expected_t:
+            # Lost or reordered step: drop the rest of this episode rather than corrupt it.
+            self.dropped_steps += 1
+            self._expected_t = None
+            return
+        self.online.add_step(
+            step.action,
+            step.reward,
+            step.next_obs,
+            step.terminated,
+            step.truncated,
+            intervened=step.intervened,
+            source=step.source,
+        )
+        self.steps_received += 1
+        self._expected_t = None if (step.terminated or step.truncated) else step.t + 1
+
+    # -- training -------------------------------------------------------------------------
+    def may_update(self) -> bool:
+        """Enough online data, and (when paced) not ahead of the data-to-update ratio."""
+        if len(self.online) < max(1, self.train.learning_starts):
+            return False
+        ratio = self.train.updates_per_env_step
+        if ratio <= 0:
+            return True
+        allowed = ratio * (self.steps_received - self.train.learning_starts + 1)
+        return self.updates < allowed
+
+    def update_once(self) -> dict[str, float]:
+        """One agent update on a symmetric demo/online batch."""
+        utd = int(getattr(self.agent.config, "utd_ratio", 1))
+        batch = self.sampler.sample(self.batch_size * utd, device=self.agent.device)
+        values = self.agent.update(batch)
+        self.updates += 1
+        if self.updates % PROGRESS_EVERY == 0:
+            self.transport.send(Metrics({"learner/updates": float(self.updates)}))
+        if self.updates % self.train.weights_push_every == 0:
+            self.push_weights()
+        if self.updates % self.train.checkpoint_every == 0:
+            self.checkpoint()
+        return values
+
+    def push_weights(self) -> None:
+        """Send the acting policy's weights with a new version number."""
+        self.weights_version += 1
+        msg = Weights.from_state_dict(
+            self.agent.policy_state_dict(),
+            version=self.weights_version,
+            config_hash=self.config_hash,
+        )
+        self.transport.send(msg)
+        self.transport.send(Metrics({"learner/updates": float(self.updates)}))
+
+    def checkpoint(self) -> None:
+        """Checkpoint the full learner state and write the current policy file."""
+        state = {
+            "agent": self.agent.state_dict(),
+            "updates": self.updates,
+            "weights_version": self.weights_version,
+            "steps_received": self.steps_received,
+        }
+        save_checkpoint(
+            self.run_dir / "checkpoints", self.updates, state, keep=self.train.keep_checkpoints
+        )
+        save_policy(
+            self.run_dir / "policy.safetensors",
+            self.agent.policy_state_dict(),
+            version=self.weights_version,
+            config_hash=self.config_hash,
+        )
+
+    def run(self) -> None:
+        """Serve until the actor says stop (or ``should_exit`` says so)."""
+        last_log = 0
+        while not self.stop_requested and not self.should_exit():
+            msg = self.transport.recv(0.0 if self.may_update() else 0.01)
+            while msg is not None:
+                self.handle(msg)
+                msg = self.transport.recv(0.0)
+            self.transport.maybe_heartbeat()
+            if self.stop_requested:
+                break
+            if self.may_update():
+                self._last_update_metrics = self.update_once()
+                if self.metrics is not None and self.updates - last_log >= self.train.log_every:
+                    last_log = self.updates
+                    self.metrics.log(self.updates, self._progress_values(), step_name="updates")
+        self.push_weights()
+        self.checkpoint()
+
+    def _progress_values(self) -> dict[str, float]:
+        elapsed = max(self.clock() - self._started, 1e-9)
+        values = dict(self._last_update_metrics)
+        values.update(
+            {
+                "charts/updates_per_s": self.updates / elapsed,
+                "charts/env_steps": float(self.steps_received),
+                "charts/dropped_steps": float(self.dropped_steps),
+                "charts/online_size": float(len(self.online)),
+            }
+        )
+        return {k: float(np.asarray(v)) for k, v in values.items()}

@@ -1,0 +1,102 @@
+"""Learner process entry point: ``python -m robot_rl.runtime.learner_main RUN_DIR``.
+
+Reads ``config.yaml`` and ``spec.json`` from the run directory, loads demonstrations,
+binds its socket, writes ``learner.json`` (its address) and serves the actor until told
+to stop or until its parent process is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from robot_rl.config import config_hash, load_yaml
+from robot_rl.envs.spec import spec_from_json
+from robot_rl.run_config import RunConfig
+from robot_rl.runtime.build import configure_threads
+
+
+def build_learner(run_dir: Path, transport: object, *, demos_path: Path | None) -> object:
+    """A Learner for the run in ``run_dir`` over ``transport`` (shared with in-process runs)."""
+    from robot_rl.data.episode_store import EpisodeStore
+    from robot_rl.runtime.build import make_agent, make_replay
+    from robot_rl.runtime.learner import Learner
+    from robot_rl.runtime.metrics import MetricsLogger
+
+    config = load_yaml(RunConfig, run_dir / "config.yaml")
+    spec, action_dim = spec_from_json(
+        json.loads((run_dir / "spec.json").read_text()), where=str(run_dir / "spec.json")
+    )
+    agent = make_agent(config, spec, action_dim)
+    demo_buffer = make_replay(spec, action_dim, 1, seed=config.seed + 1)
+    if demos_path is not None:
+        store = EpisodeStore.open(demos_path)
+        episodes = list(store.iter_episodes())
+        demo_buffer = make_replay(
+            spec, action_dim, max(1, sum(len(e) for e in episodes)), seed=config.seed + 1
+        )
+        for episode in episodes:
+            demo_buffer.add_episode(episode)
+    online = make_replay(spec, action_dim, config.train.replay_capacity, seed=config.seed + 2)
+    metrics = MetricsLogger(run_dir / "metrics", "learner", tensorboard_dir=run_dir / "tb")
+    return Learner(
+        agent,
+        transport,
+        demo_buffer=demo_buffer,
+        online_buffer=online,
+        train=config.train,
+        batch_size=config.sac.batch_size,
+        demo_fraction=config.sac.demo_fraction if len(demo_buffer) else 0.0,
+        run_dir=run_dir,
+        config_hash=config_hash(config),
+        metrics=metrics,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a learner process."""
+    parser = argparse.ArgumentParser(prog="robot-rl learner", description=__doc__)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument(
+        "--bind", default=None, help="address to bind (default: runtime.learner_address)"
+    )
+    parser.add_argument("--demos", type=Path, default=None, help="demonstration episode store")
+    parser.add_argument(
+        "--parent-pid", type=int, default=None, help="exit when this process is gone"
+    )
+    args = parser.parse_args(argv)
+
+    config = load_yaml(RunConfig, args.run_dir / "config.yaml")
+    configure_threads(config.runtime.torch_threads)
+    from robot_rl.runtime.transport import ZmqLearnerEndpoint
+
+    endpoint = ZmqLearnerEndpoint(
+        args.bind or config.runtime.learner_address,
+        heartbeat_interval_s=config.runtime.heartbeat_interval_s,
+        heartbeat_timeout_s=config.runtime.heartbeat_timeout_s,
+    )
+    learner = build_learner(args.run_dir, endpoint, demos_path=args.demos)
+    parent = args.parent_pid
+
+    def parent_gone() -> bool:
+        return parent is not None and os.getppid() != parent
+
+    learner.should_exit = parent_gone  # type: ignore[attr-defined]
+    info = {"address": endpoint.address, "pid": os.getpid()}
+    tmp = args.run_dir / ".learner.json.tmp"
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, args.run_dir / "learner.json")
+    print(f"learner listening on {endpoint.address}", flush=True)
+    try:
+        learner.run()  # type: ignore[attr-defined]
+    finally:
+        endpoint.close()
+    print(f"learner done after {learner.updates} updates", flush=True)  # type: ignore[attr-defined]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

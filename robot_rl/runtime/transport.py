@@ -1,0 +1,462 @@
+"""Actor <-> learner transports: zmq ROUTER/DEALER over TCP, and an in-process pair for tests.
+
+Rules every transport keeps (the SERL / LeRobot actors hang on a silent learner; ours must not):
+- ``send`` never blocks: a slow or absent peer, or a full queue, makes it return False and
+  count ``stats["send_dropped"]``; queues are bounded (zmq high-water marks, deque lengths).
+- ``recv`` always has a deadline and returns the next valid message or None. Malformed or
+  wrong-version payloads are counted in ``stats["malformed"]`` (last reason in ``last_error``)
+  and dropped; the connection stays up. Heartbeats are consumed here, never returned.
+- Every message goes through ``protocol.encode``/``decode`` (also in-process), stamped with the
+  endpoint's own increasing ``seq``; receivers count duplicates and reordering and tolerate them.
+- Endpoints are single-threaded objects (zmq sockets are not thread-safe); heartbeats are sent
+  from the caller's loop, see heartbeat.py for why.
+pyzmq does the networking; only the policies above are written here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Protocol
+
+import zmq
+
+from robot_rl.runtime.heartbeat import PeerTable
+from robot_rl.runtime.protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Heartbeat,
+    Message,
+    ProtocolError,
+    decode,
+    encode,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HWM = 1000  # messages queued per peer and direction before send() starts dropping
+_MAX_DRAIN = 10_000  # raw payloads one recv() may discard after its deadline before giving up
+
+
+class Transport(Protocol):
+    """What the actor and learner loops need from a connection to their peer."""
+
+    stats: dict[str, int]
+
+    def send(self, msg: Message) -> bool:
+        """Queue ``msg`` without blocking; False (and a counted drop) if it cannot be queued."""
+        ...
+
+    def recv(self, timeout_s: float = 0.0) -> Message | None:
+        """The next valid message, waiting at most ``timeout_s`` seconds; None if none came."""
+        ...
+
+    def peer_alive(self) -> bool:
+        """Whether the peer sent anything within ``heartbeat_timeout_s``."""
+        ...
+
+    def maybe_heartbeat(self) -> bool:
+        """Send a Heartbeat if ``heartbeat_interval_s`` passed since the last send; True if sent."""
+        ...
+
+    def close(self) -> None:
+        """Release sockets and queues; never blocks (pending messages are discarded)."""
+        ...
+
+
+class _Endpoint:
+    """Shared bookkeeping: seq stamping, decoding with counting, liveness, recv deadlines."""
+
+    def __init__(
+        self,
+        role: str,
+        *,
+        heartbeat_interval_s: float,
+        heartbeat_timeout_s: float,
+        max_message_bytes: int,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.src = f"{role}-{uuid.uuid4().hex[:12]}"  # this endpoint instance, on every message
+        self.peers = PeerTable(
+            heartbeat_interval_s=heartbeat_interval_s,
+            heartbeat_timeout_s=heartbeat_timeout_s,
+            clock=clock,
+        )
+        self.max_message_bytes = max_message_bytes
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("sent", "send_dropped", "received", "heartbeats_sent", "heartbeats_received",
+             "malformed", "duplicates", "out_of_order"), 0
+        )  # fmt: skip
+        self.last_error: str | None = None
+        self.last_sender: Hashable | None = None  # peer of the last message recv() returned
+        self._seq = 0
+        self._closed = False
+
+    # -- to be provided by each transport ---------------------------------------------------
+    def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
+        raise NotImplementedError
+
+    def send(self, msg: Message) -> bool:
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------------
+    def _encode(self, msg: Message) -> bytes:
+        self._seq += 1
+        return encode(msg, seq=self._seq, t=self.wall_clock(), src=self.src)
+
+    def _count_send(self, ok: bool, msg: Message | None) -> bool:
+        if ok:
+            self.stats["sent"] += 1
+            if isinstance(msg, Heartbeat):
+                self.stats["heartbeats_sent"] += 1
+        else:
+            self.stats["send_dropped"] += 1
+        return ok
+
+    def _malformed(self, peer: Hashable, reason: str) -> None:
+        self.stats["malformed"] += 1
+        self.last_error = f"from {peer!r:.80}: {reason[:500]}"  # hostile payloads stay out of logs
+        count = self.stats["malformed"]
+        if count & (count - 1) == 0:  # log the 1st, 2nd, 4th, 8th ... so a flood cannot flood logs
+            logger.warning("dropped malformed message #%d %s", count, self.last_error)
+
+    def _accept(self, peer: Hashable, payload: bytes | memoryview | None) -> Message | None:
+        if payload is None:  # the transport already counted it as malformed (bad framing)
+            return None
+        try:
+            env = decode(payload, max_bytes=self.max_message_bytes)
+        except ProtocolError as err:
+            self._malformed(peer, str(err))
+            return None
+        verdict = self.peers.seen(peer, env.src, env.seq)
+        if verdict == "duplicate":
+            self.stats["duplicates"] += 1
+        elif verdict == "out_of_order":
+            self.stats["out_of_order"] += 1
+        if isinstance(env.msg, Heartbeat):
+            self.stats["heartbeats_received"] += 1
+            return None
+        self.stats["received"] += 1
+        self.last_sender = peer
+        return env.msg
+
+    def recv(self, timeout_s: float = 0.0) -> Message | None:
+        """The next valid message within ``timeout_s`` seconds (heartbeats go out while waiting)."""
+        if self._closed:
+            return None
+        # Waits are real time even when a fake ``clock`` drives liveness: a frozen test clock
+        # must not turn a timeout into a hang.
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        discarded = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            item = self._recv_raw(min(max(remaining, 0.0), self.peers.heartbeat_interval_s))
+            if item is None:
+                if remaining <= 0:
+                    return None
+                self.maybe_heartbeat()  # a long wait must not silence us
+                continue
+            msg = self._accept(*item)
+            if msg is not None:
+                return msg
+            discarded += 1
+            if remaining <= 0 and discarded >= _MAX_DRAIN:
+                return None
+
+    def peer_alive(self) -> bool:
+        """Whether any peer sent a message (heartbeats included) within the heartbeat timeout."""
+        return self.peers.alive()
+
+    def maybe_heartbeat(self) -> bool:
+        """Send a Heartbeat when nothing went out for ``heartbeat_interval_s``; True if sent."""
+        if self._closed or not self.peers.heartbeat_due():
+            return False
+        return self.send(Heartbeat())
+
+
+def _poll_ms(wait_s: float) -> int:
+    return math.ceil(wait_s * 1000) if wait_s > 0 else 0
+
+
+def _zmq_socket(
+    ctx: zmq.Context, kind: int, *, send_hwm: int, recv_hwm: int, max_bytes: int
+) -> zmq.Socket:
+    sock = ctx.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)  # close() must not wait for an absent peer
+    sock.setsockopt(zmq.SNDHWM, send_hwm)
+    sock.setsockopt(zmq.RCVHWM, recv_hwm)
+    # Hard memory guard: zmq drops a connection that sends a frame this big (the DEALER side
+    # reconnects). Below it, decode() rejects oversize payloads and they are counted.
+    sock.setsockopt(zmq.MAXMSGSIZE, 2 * max_bytes + 4096)
+    return sock
+
+
+class ZmqLearnerEndpoint(_Endpoint):
+    """Learner side: a ROUTER socket that any number of actors connect to.
+
+    Actors are known by their zmq routing id from the first message they send; ``send``
+    without an identity goes to every known actor whose connection is up. (Not only to those
+    heard from within the heartbeat timeout: after a long update their heartbeats are still
+    unread in the socket, and weights pushed then must not vanish.) zmq reports a closed
+    connection as unroutable; that actor is then forgotten until it speaks again.
+    """
+
+    def __init__(
+        self,
+        bind: str = "tcp://127.0.0.1:5555",
+        *,
+        heartbeat_interval_s: float = 0.5,
+        heartbeat_timeout_s: float = 3.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        send_hwm: int = DEFAULT_HWM,
+        recv_hwm: int = DEFAULT_HWM,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            "learner", heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
+            max_message_bytes=max_message_bytes, clock=clock, wall_clock=wall_clock,
+        )  # fmt: skip
+        self._ctx = zmq.Context()  # our own context: no process-global zmq state
+        self._sock = _zmq_socket(
+            self._ctx, zmq.ROUTER, send_hwm=send_hwm, recv_hwm=recv_hwm, max_bytes=max_message_bytes
+        )
+        # Unroutable or full sends raise instead of vanishing, so they are counted as drops.
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        # An actor that reconnects with its (fixed) routing id takes over its old slot.
+        self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        try:
+            self._sock.bind(bind)
+        except zmq.ZMQError as err:
+            self.close()
+            raise OSError(f"learner cannot bind {bind!r}: {err}") from err
+        self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    @property
+    def actors(self) -> list[bytes]:
+        """Routing ids of the known actors (connected as far as zmq has told us)."""
+        return [p for p in self.peers.known_peers() if isinstance(p, bytes)]
+
+    @property
+    def live_actors(self) -> list[bytes]:
+        """Routing ids of the actors heard from within the heartbeat timeout."""
+        return [p for p in self.peers.live_peers() if isinstance(p, bytes)]
+
+    def maybe_heartbeat(self) -> bool:
+        """Heartbeat every known actor when due; nothing (and no counted drop) if none is known."""
+        return bool(self.actors) and super().maybe_heartbeat()
+
+    def send(self, msg: Message, identity: bytes | None = None) -> bool:
+        """Queue ``msg`` for one actor, or every known actor; True if every target took it."""
+        if self._closed:
+            return self._count_send(False, msg)
+        return self.send_raw(self._encode(msg), identity, _msg=msg)
+
+    def send_raw(
+        self, payload: bytes, identity: bytes | None = None, *, _msg: Message | None = None
+    ) -> bool:
+        """Queue already-encoded bytes unchanged (tools and tests); same rules as ``send``."""
+        targets = [identity] if identity is not None else self.actors
+        if self._closed or not targets:
+            return self._count_send(False, _msg)
+        ok = True
+        for target in targets:
+            try:
+                self._sock.send_multipart(
+                    [target, payload], flags=zmq.NOBLOCK, copy=len(payload) < 65536
+                )
+                self._count_send(True, _msg)
+            except zmq.Again:  # this actor's queue is full: it is slow, drop rather than wait
+                ok = self._count_send(False, _msg)
+            except zmq.ZMQError as err:  # EHOSTUNREACH: that actor disconnected
+                if err.errno == zmq.EHOSTUNREACH:
+                    self.peers.forget(target)
+                ok = self._count_send(False, _msg)
+        if identity is None:
+            self.peers.note_sent()  # even if a slow actor dropped it: heartbeats keep their pace
+        return ok
+
+    def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
+        if not self._sock.poll(_poll_ms(wait_s), zmq.POLLIN):
+            return None
+        frames = self._sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+        identity = frames[0].bytes
+        if len(frames) != 2:
+            self._malformed(identity, f"expected 1 payload frame, got {len(frames) - 1}")
+            return identity, None
+        return identity, frames[1].buffer
+
+    def close(self) -> None:
+        """Close the socket and context at once (linger 0)."""
+        self._closed = True
+        if hasattr(self, "_sock"):
+            self._sock.close(linger=0)
+        self._ctx.term()
+
+
+class ZmqActorEndpoint(_Endpoint):
+    """Actor side: a DEALER socket connected to the learner; zmq reconnects on its own.
+
+    The routing id is fixed per endpoint (``src``), so a restarted learner learns this actor
+    from its next message (a heartbeat at the latest) and can answer it.
+    """
+
+    def __init__(
+        self,
+        connect: str,
+        *,
+        heartbeat_interval_s: float = 0.5,
+        heartbeat_timeout_s: float = 3.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        send_hwm: int = DEFAULT_HWM,
+        recv_hwm: int = DEFAULT_HWM,
+        reconnect_max_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            "actor", heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
+            max_message_bytes=max_message_bytes, clock=clock, wall_clock=wall_clock,
+        )  # fmt: skip
+        self._ctx = zmq.Context()
+        self._sock = _zmq_socket(
+            self._ctx, zmq.DEALER, send_hwm=send_hwm, recv_hwm=recv_hwm, max_bytes=max_message_bytes
+        )
+        self._sock.setsockopt(zmq.ROUTING_ID, self.src.encode())
+        self._sock.setsockopt(zmq.RECONNECT_IVL, 100)  # ms
+        self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, max(100, int(reconnect_max_s * 1000)))
+        try:
+            self._sock.connect(connect)
+        except zmq.ZMQError as err:
+            self.close()
+            raise OSError(f"actor cannot connect to {connect!r}: {err}") from err
+        self.address: str = connect
+
+    def send(self, msg: Message) -> bool:
+        """Queue ``msg`` for the learner; False (counted) when the queue is full."""
+        if self._closed:
+            return self._count_send(False, msg)
+        return self.send_raw(self._encode(msg), _msg=msg)
+
+    def send_raw(self, payload: bytes, *, _msg: Message | None = None) -> bool:
+        """Queue already-encoded bytes unchanged (tools and tests); same rules as ``send``."""
+        if self._closed:
+            return self._count_send(False, _msg)
+        try:
+            # With no learner connected zmq still queues up to SNDHWM, then raises Again.
+            self._sock.send(payload, flags=zmq.NOBLOCK, copy=len(payload) < 65536)
+        except zmq.ZMQError:
+            return self._count_send(False, _msg)
+        self.peers.note_sent()
+        return self._count_send(True, _msg)
+
+    def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
+        if not self._sock.poll(_poll_ms(wait_s), zmq.POLLIN):
+            return None
+        frames = self._sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+        if len(frames) != 1:
+            self._malformed("learner", f"expected 1 frame, got {len(frames)}")
+            return "learner", None
+        return "learner", frames[0].buffer
+
+    def close(self) -> None:
+        """Close the socket and context at once (linger 0)."""
+        self._closed = True
+        if hasattr(self, "_sock"):
+            self._sock.close(linger=0)
+        self._ctx.term()
+
+
+class _Queue:
+    """A bounded, thread-safe one-way queue of encoded messages."""
+
+    def __init__(self, max_len: int) -> None:
+        self.items: deque[bytes] = deque()
+        self.max_len = max_len
+        self.cond = threading.Condition()
+        self.closed = False
+
+
+class InProcessTransport(_Endpoint):
+    """One end of an in-process pair (threads); messages still go through encode/decode."""
+
+    def __init__(
+        self,
+        inbox: _Queue,
+        outbox: _Queue,
+        role: str,
+        *,
+        heartbeat_interval_s: float,
+        heartbeat_timeout_s: float,
+        max_message_bytes: int,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        super().__init__(
+            role, heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
+            max_message_bytes=max_message_bytes, clock=clock, wall_clock=wall_clock,
+        )  # fmt: skip
+        self._inbox = inbox
+        self._outbox = outbox
+        self.address = f"inprocess://{self.src}"
+
+    @classmethod
+    def pair(
+        cls,
+        *,
+        heartbeat_interval_s: float = 0.5,
+        heartbeat_timeout_s: float = 3.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_queue: int = DEFAULT_HWM,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> tuple[InProcessTransport, InProcessTransport]:
+        """(actor_end, learner_end), each queue bounded to ``max_queue`` messages."""
+        to_learner, to_actor = _Queue(max_queue), _Queue(max_queue)
+        opts = {
+            "heartbeat_interval_s": heartbeat_interval_s, "heartbeat_timeout_s": heartbeat_timeout_s,
+            "max_message_bytes": max_message_bytes, "clock": clock, "wall_clock": wall_clock,
+        }  # fmt: skip
+        actor = cls(to_actor, to_learner, "actor", **opts)  # type: ignore[arg-type]
+        learner = cls(to_learner, to_actor, "learner", **opts)  # type: ignore[arg-type]
+        return actor, learner
+
+    def send(self, msg: Message) -> bool:
+        """Queue ``msg`` for the other end; False (counted) if it is closed or its queue is full."""
+        if self._closed:
+            return self._count_send(False, msg)
+        return self.send_raw(self._encode(msg), _msg=msg)
+
+    def send_raw(self, payload: bytes, *, _msg: Message | None = None) -> bool:
+        """Queue already-encoded bytes unchanged (tools and tests); same rules as ``send``."""
+        box = self._outbox
+        with box.cond:
+            if self._closed or box.closed or len(box.items) >= box.max_len:
+                return self._count_send(False, _msg)
+            box.items.append(bytes(payload))
+            box.cond.notify()
+        self.peers.note_sent()
+        return self._count_send(True, _msg)
+
+    def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
+        box = self._inbox
+        with box.cond:
+            if not box.items and wait_s > 0 and not box.closed:
+                box.cond.wait(wait_s)
+            return ("peer", box.items.popleft()) if box.items else None
+
+    def close(self) -> None:
+        """Close both directions; the other end's sends are dropped from now on."""
+        self._closed = True
+        for box in (self._inbox, self._outbox):
+            with box.cond:
+                box.closed = True
+                box.items.clear()
+                box.cond.notify_all()
