@@ -120,7 +120,10 @@ class BC:
 
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors a BCPolicy needs to act, on CPU and contiguous."""
-        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.policy.state_dict().items()}
+        return {
+            k: v.detach().to("cpu", copy=True).contiguous()
+            for k, v in self.policy.state_dict().items()
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """Policy, optimiser and counter (tensors and plain values only)."""

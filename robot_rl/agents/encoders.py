@@ -66,7 +66,9 @@ class EncoderConfig:
         if self.drq_pad < 0:
             raise ValueError("encoder.drq_pad must be >= 0")
         if self.type == "pretrained" and not self.encoder_weights_path:
-            raise ValueError('encoder.encoder_weights_path is required when encoder.type is "pretrained"')
+            raise ValueError(
+                'encoder.encoder_weights_path is required when encoder.type is "pretrained"'
+            )
 
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
@@ -133,6 +135,9 @@ class _BasicBlock(nn.Module):
 class ResNet10(nn.Module):
     """Frozen ResNet-10 (one basic block per stage), torchvision parameter names."""
 
+    mean: torch.Tensor  # (1, 3, 1, 1) ImageNet normalisation buffers
+    std: torch.Tensor
+
     def __init__(self, image_hw: tuple[int, int]) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -171,7 +176,9 @@ class ResNet10(nn.Module):
         missing, unexpected = self.load_state_dict(tensors, strict=False)
         unexpected = [k for k in unexpected if not k.startswith("fc.")]  # classifier head
         if missing or unexpected:
-            raise ValueError(f"{file}: ResNet-10 weights do not fit: missing {missing}, unexpected {unexpected}")
+            raise ValueError(
+                f"{file}: ResNet-10 weights do not fit: missing {missing}, unexpected {unexpected}"
+            )
         self.requires_grad_(False)
         self.eval()
 
@@ -233,7 +240,7 @@ class ObservationEncoder(nn.Module):
                 )
             latent = config.latent_dim * len(self.image_keys)
             if self.channels_last:
-                self.trunk.to(memory_format=torch.channels_last)
+                self.trunk.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.out_dim = latent + self.state_dim
         if self.out_dim == 0:
             raise ValueError("observation spec has no usable key (no state and no images)")

@@ -9,6 +9,7 @@ matmul; the target computation gathers only the sampled members' weights.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -24,7 +25,7 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
 def resolve_device(device: torch.device | str) -> torch.device:
-    """"auto" -> cuda when available, else cpu; anything else as given."""
+    """ "auto" -> cuda when available, else cpu; anything else as given."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -59,9 +60,11 @@ class CriticEnsemble(nn.Module):
         self.biases = nn.ParameterList()
         self.ln_weights = nn.ParameterList()
         self.ln_biases = nn.ParameterList()
-        for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(dims)):
             bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default init, per member
-            self.weights.append(nn.Parameter(torch.empty(e, fan_in, fan_out).uniform_(-bound, bound)))
+            self.weights.append(
+                nn.Parameter(torch.empty(e, fan_in, fan_out).uniform_(-bound, bound))
+            )
             self.biases.append(nn.Parameter(torch.empty(e, 1, fan_out).uniform_(-bound, bound)))
             if i < len(dims) - 2:
                 self.ln_weights.append(nn.Parameter(torch.ones(e, 1, fan_out)))
@@ -158,7 +161,9 @@ class ActorPolicy(nn.Module):
         batch: dict[str, torch.Tensor] = {}
         for key in self.encoder.image_keys + self.encoder.state_keys:
             if key not in obs:
-                raise KeyError(f"observation is missing key {key!r} (policy expects {sorted(self.obs_spec)})")
+                raise KeyError(
+                    f"observation is missing key {key!r} (policy expects {sorted(self.obs_spec)})"
+                )
             batch[key] = torch.as_tensor(np.asarray(obs[key])).unsqueeze(0).to(device)
         with torch.inference_mode():
             mean, log_std = self.actor(self.encoder(batch))
@@ -170,5 +175,7 @@ class ActorPolicy(nn.Module):
                 action = torch.tanh(mean + log_std.exp() * noise)
         out = action[0].to("cpu", torch.float32).numpy()
         if not np.isfinite(out).all():
-            raise ValueError(f"policy produced a non-finite action {out}; not sending it to the env")
+            raise ValueError(
+                f"policy produced a non-finite action {out}; not sending it to the env"
+            )
         return out

@@ -156,7 +156,9 @@ class SAC:
         self.critic_optimizer = make_adam(
             [*encoder_params, *self.critic.parameters()], config.critic_lr, fused=fused
         )
-        self.actor_optimizer = make_adam(list(self.actor.parameters()), config.actor_lr, fused=fused)
+        self.actor_optimizer = make_adam(
+            list(self.actor.parameters()), config.actor_lr, fused=fused
+        )
         self.temp_optimizer = make_adam([self.log_alpha], config.temp_lr, fused=fused)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed + 2)
@@ -233,7 +235,9 @@ class SAC:
             self.critic_optimizer.step()
             with torch.no_grad():  # Polyak: target += tau * (online - target)
                 torch._foreach_lerp_(
-                    list(self.critic_target.parameters()), list(self.critic.parameters()), self.config.tau
+                    list(self.critic_target.parameters()),
+                    list(self.critic.parameters()),
+                    self.config.tau,
                 )
             self.critic_updates += 1
             critic_losses.append(loss.detach())
@@ -281,7 +285,10 @@ class SAC:
 
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors a Policy needs to act (encoder + actor), on CPU and contiguous."""
-        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.policy.state_dict().items()}
+        return {
+            k: v.detach().to("cpu", copy=True).contiguous()
+            for k, v in self.policy.state_dict().items()
+        }
 
     # ------------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -301,8 +308,17 @@ class SAC:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict` (strict: every part must be present)."""
-        for name in ("policy", "critic", "critic_target", "log_alpha", "critic_optimizer",
-                     "actor_optimizer", "temp_optimizer", "critic_updates", "actor_updates"):
+        for name in (
+            "policy",
+            "critic",
+            "critic_target",
+            "log_alpha",
+            "critic_optimizer",
+            "actor_optimizer",
+            "temp_optimizer",
+            "critic_updates",
+            "actor_updates",
+        ):
             if name not in state:
                 raise KeyError(f"SAC state is missing {name!r} (not a SAC checkpoint?)")
         self.policy.load_state_dict(state["policy"])

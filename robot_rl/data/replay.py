@@ -113,7 +113,9 @@ class ReplayBuffer:
     def _write_obs(self, slots: np.ndarray | int, obs: dict[str, np.ndarray]) -> None:
         for key, store in self.obs.items():
             if key not in obs:
-                raise KeyError(f"observation is missing key {key!r} (replay spec has {sorted(self.obs)})")
+                raise KeyError(
+                    f"observation is missing key {key!r} (replay spec has {sorted(self.obs)})"
+                )
             store[slots] = obs[key]
 
     def start_episode(self, first_obs: dict[str, np.ndarray]) -> None:
@@ -135,7 +137,9 @@ class ReplayBuffer:
     ) -> None:
         """Append one step of the open episode; terminated or truncated closes it."""
         if self._cur_slot is None:
-            raise RuntimeError("add_step without an open episode: call start_episode(first_obs) first")
+            raise RuntimeError(
+                "add_step without an open episode: call start_episode(first_obs) first"
+            )
         action = np.asarray(action, np.float32)
         if action.shape != (self.action_dim,):
             raise ValueError(f"action has shape {action.shape}, expected ({self.action_dim},)")
@@ -159,7 +163,9 @@ class ReplayBuffer:
         first = max(0, steps + 1 - self.slots)  # first kept observation row
         kept = steps - first
         if ep.actions.shape[1] != self.action_dim:
-            raise ValueError(f"episode actions are {ep.actions.shape}, expected (T, {self.action_dim})")
+            raise ValueError(
+                f"episode actions are {ep.actions.shape}, expected (T, {self.action_dim})"
+            )
         slots = self._claim(kept + 1)
         self._write_obs(slots, {k: v[first:] for k, v in ep.observations.items()})
         t = slots[:-1]
@@ -210,7 +216,9 @@ class MixedSampler:
     If one buffer is empty, the whole batch comes from the other.
     """
 
-    def __init__(self, demo: ReplayBuffer, online: ReplayBuffer, demo_fraction: float = 0.5) -> None:
+    def __init__(
+        self, demo: ReplayBuffer, online: ReplayBuffer, demo_fraction: float = 0.5
+    ) -> None:
         if not 0.0 <= demo_fraction <= 1.0:
             raise ValueError(f"demo_fraction must be in [0, 1], got {demo_fraction}")
         self.demo = demo

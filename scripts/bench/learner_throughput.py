@@ -44,17 +44,22 @@ def make_batch(spec: dict, n: int, device: torch.device) -> dict:
     def obs() -> dict[str, torch.Tensor]:
         return {
             k: torch.randint(0, 256, (n, *s), dtype=torch.uint8, generator=g)
-            if d == np.uint8 else torch.randn((n, *s), generator=g)
+            if d == np.uint8
+            else torch.randn((n, *s), generator=g)
             for k, (s, d) in spec.items()
         }
 
     batch = {
-        keys.OBS: obs(), keys.NEXT_OBS: obs(),
+        keys.OBS: obs(),
+        keys.NEXT_OBS: obs(),
         keys.ACTION: torch.rand((n, ACTION_DIM), generator=g) * 2 - 1,
-        keys.REWARD: torch.rand(n, generator=g), keys.TERMINATED: torch.zeros(n),
+        keys.REWARD: torch.rand(n, generator=g),
+        keys.TERMINATED: torch.zeros(n),
     }
-    return {k: {kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v.to(device)
-            for k, v in batch.items()}
+    return {
+        k: {kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v.to(device)
+        for k, v in batch.items()
+    }
 
 
 def bench_updates(sac: SAC, batch: dict, seconds: float) -> float:
@@ -74,8 +79,12 @@ def bench_act(sac: SAC, spec: dict, n: int = 300) -> tuple[float, float]:
     policy = Policy(spec, ACTION_DIM, sac.config).eval()
     policy.load_state_dict(sac.policy_state_dict())
     rng = np.random.default_rng(0)
-    obs = {k: rng.integers(0, 256, s, dtype=np.uint8) if d == np.uint8 else rng.standard_normal(s).astype(np.float32)
-           for k, (s, d) in spec.items()}
+    obs = {
+        k: rng.integers(0, 256, s, dtype=np.uint8)
+        if d == np.uint8
+        else rng.standard_normal(s).astype(np.float32)
+        for k, (s, d) in spec.items()
+    }
     times = []
     for i in range(n + 20):
         t0 = time.perf_counter()
@@ -86,7 +95,9 @@ def bench_act(sac: SAC, spec: dict, n: int = 300) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0, help="timed seconds per setting")
     parser.add_argument("--device", default="auto")
@@ -106,8 +117,13 @@ def main() -> int:
     for name in args.settings.split(","):
         spec = obs_spec(SETTINGS[name])
         for ens in (int(e) for e in args.ensembles.split(",")):
-            config = SACConfig(critic_ensemble_size=ens, utd_ratio=args.utd, batch_size=args.batch_size,
-                               fused_optimizer=not args.no_fused, compile=args.compile)
+            config = SACConfig(
+                critic_ensemble_size=ens,
+                utd_ratio=args.utd,
+                batch_size=args.batch_size,
+                fused_optimizer=not args.no_fused,
+                compile=args.compile,
+            )
             config.encoder.channels_last = not args.no_channels_last
             sac = SAC(spec, ACTION_DIM, config, device=args.device, seed=0)
             device = sac.device
@@ -121,10 +137,18 @@ def main() -> int:
                 line += f"   act p50 {p50:.2f} ms  p99 {p99:.2f} ms"
             print(line, flush=True)
     print(f"device: {device}, torch {torch.__version__}, threads {args.threads}")
-    print(json.dumps({
-        "device": str(device), "threads": args.threads, "batch_size": args.batch_size,
-        "utd": args.utd, "updates_per_s": results, "act_ms": act_ms,
-    }))
+    print(
+        json.dumps(
+            {
+                "device": str(device),
+                "threads": args.threads,
+                "batch_size": args.batch_size,
+                "utd": args.utd,
+                "updates_per_s": results,
+                "act_ms": act_ms,
+            }
+        )
+    )
     return 0
 
 

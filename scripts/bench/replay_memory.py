@@ -26,7 +26,9 @@ def rss_bytes() -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--capacity", type=int, default=10_000)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--episode-steps", type=int, default=50)
@@ -46,8 +48,12 @@ def main() -> int:
     rng = np.random.default_rng(0)
     # A pool of distinct frames (random bytes: nothing compresses), cycled through episodes.
     pool = [
-        {k: rng.integers(0, 256, s, dtype=np.uint8) if d == np.uint8 else rng.standard_normal(s).astype(np.float32)
-         for k, (s, d) in spec.items()}
+        {
+            k: rng.integers(0, 256, s, dtype=np.uint8)
+            if d == np.uint8
+            else rng.standard_normal(s).astype(np.float32)
+            for k, (s, d) in spec.items()
+        }
         for _ in range(64)
     ]
     before = rss_bytes()
@@ -87,11 +93,19 @@ def main() -> int:
         "sample_ms": {str(args.batch_size): round(sample_ms, 2)},
     }
     kb = result["bytes_per_transition"]
-    print(f"bytes per transition: {kb:.0f} B = {kb / 1000:.1f} kB = {kb / 1024:.1f} KiB "
-          f"(two frames alone: {frame_bytes} B)")
-    print(f"resident memory per stored transition: {result['rss_bytes_per_stored_transition']:.0f} B")
-    print(f"stored {len(buffer)} transitions of capacity {args.capacity} in {buffer.slots} obs slots")
-    print(f"fill {result['fill_steps_per_s']:.0f} steps/s; sample {args.batch_size}: {sample_ms:.1f} ms")
+    print(
+        f"bytes per transition: {kb:.0f} B = {kb / 1000:.1f} kB = {kb / 1024:.1f} KiB "
+        f"(two frames alone: {frame_bytes} B)"
+    )
+    print(
+        f"resident memory per stored transition: {result['rss_bytes_per_stored_transition']:.0f} B"
+    )
+    print(
+        f"stored {len(buffer)} transitions of capacity {args.capacity} in {buffer.slots} obs slots"
+    )
+    print(
+        f"fill {result['fill_steps_per_s']:.0f} steps/s; sample {args.batch_size}: {sample_ms:.1f} ms"
+    )
     print(json.dumps(result))
     return 0
 

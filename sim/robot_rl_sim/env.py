@@ -1,6 +1,6 @@
 """Gymnasium env of the pick-cube twin: delta-TCP actions at 10 Hz, sparse lift reward.
 
-Observation ``"state"`` (float32), in this order (D = 18, or 25 in obs_mode "state"):
+Observation ``"state"`` (float32), in this order (D = 18, or 28 in obs_mode "state"):
 
 ====== ==== =========================================================
 index  size content
@@ -12,6 +12,8 @@ index  size content
 11:18  7    arm joint positions joint1..joint7 (rad)
 18:21  3    cube position, world frame (m) — obs_mode "state" only
 21:25  4    cube quaternion (w, x, y, z) — obs_mode "state" only
+25:28  3    cube position relative to the TCP (m) — obs_mode "state" only; the
+            difference an MLP would otherwise have to learn to compute
 ====== ==== =========================================================
 
 Pixel modes carry proprioception only (a real cell has no cube pose) plus
@@ -36,7 +38,7 @@ from robot_rl_sim.model import CUBE_HALF_SIZE, build_model
 from robot_rl_sim.render import CameraRig
 
 PROPRIO_DIM = 18
-CUBE_DIM = 7
+CUBE_DIM = 10
 GRIPPER_CTRL_MAX = 255.0  # Robotiq actuator command for fully closed
 RESET_IK_ITERATIONS = 40
 
@@ -219,6 +221,7 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if self._state_dim > PROPRIO_DIM:
             state[18:21] = d.xpos[ids.cube_body]
             state[21:25] = d.xquat[ids.cube_body]
+            state[25:28] = state[18:21] - state[0:3]
         obs = {keys.STATE: state}
         for cam in self._image_cams:
             obs[keys.pixels_key(cam)] = self._cameras.render(

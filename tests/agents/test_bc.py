@@ -35,7 +35,8 @@ def test_bc_fits_demos_and_policy_matches() -> None:
 def test_bc_nll_handles_saturated_actions_and_pixels() -> None:
     spec = {**SPEC, "pixels_front": ((24, 24, 3), np.dtype(np.uint8))}
     config = BCConfig(
-        hidden_dims=(32,), loss="nll",
+        hidden_dims=(32,),
+        loss="nll",
         encoder=EncoderConfig(conv_channels=(8,), conv_strides=(2,), latent_dim=8),
     )
     bc = BC(spec, 2, config, device="cpu")
@@ -48,4 +49,6 @@ def test_bc_nll_handles_saturated_actions_and_pixels() -> None:
     restored = BC(spec, 2, config, device="cpu", seed=5)
     restored.load_state_dict(state)
     obs = {"state": np.zeros(4, np.float32), "pixels_front": np.zeros((24, 24, 3), np.uint8)}
-    np.testing.assert_array_equal(restored.act(obs, deterministic=True), bc.act(obs, deterministic=True))
+    np.testing.assert_array_equal(
+        restored.act(obs, deterministic=True), bc.act(obs, deterministic=True)
+    )

@@ -54,7 +54,9 @@ def random_batch(spec: dict, n: int, action_dim: int, *, seed: int = 0) -> dict:
 def single_obs(spec: dict, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
-        k: rng.integers(0, 256, shape, dtype=np.uint8) if dtype == np.uint8 else rng.standard_normal(shape).astype(np.float32)
+        k: rng.integers(0, 256, shape, dtype=np.uint8)
+        if dtype == np.uint8
+        else rng.standard_normal(shape).astype(np.float32)
         for k, (shape, dtype) in spec.items()
     }
 
@@ -76,12 +78,17 @@ def test_critic_ensemble_vectorised_matches_members_and_subsets() -> None:
     q = critic(feats, act)
     assert q.shape == (6, 9)
     members = torch.tensor([4, 1])
-    np.testing.assert_allclose(critic(feats, act, members=members).detach(), q[members].detach(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        critic(feats, act, members=members).detach(), q[members].detach(), rtol=1e-5, atol=1e-6
+    )
     # Member 3 computed by hand as an ordinary MLP.
     x = torch.cat([feats, act], -1)
     h = x @ critic.weights[0][3] + critic.biases[0][3]
     for i in range(1, 3):
-        h = torch.nn.functional.layer_norm(h, (16,)) * critic.ln_weights[i - 1][3] + critic.ln_biases[i - 1][3]
+        h = (
+            torch.nn.functional.layer_norm(h, (16,)) * critic.ln_weights[i - 1][3]
+            + critic.ln_biases[i - 1][3]
+        )
         h = torch.relu(h) @ critic.weights[i][3] + critic.biases[i][3]
     np.testing.assert_allclose(h.squeeze(-1).detach(), q[3].detach(), rtol=1e-5, atol=1e-5)
 
@@ -115,15 +122,21 @@ def test_actor_loss_leaves_encoder_grads_zero() -> None:
     # ...while the critic loss does train the encoder.
     critic_loss, _, _ = sac.critic_loss(batch)
     critic_loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in sac.encoder.trunk.parameters())
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in sac.encoder.trunk.parameters()
+    )
 
 
 def test_update_returns_stable_scalars_and_counts() -> None:
     sac = SAC(PIXEL_SPEC, 2, SMALL, device="auto")
     values = sac.update(random_batch(PIXEL_SPEC, 16, 2))
     assert set(values) == {
-        "losses/critic", "losses/actor", "losses/temperature",
-        "charts/temperature", "charts/q_mean", "charts/entropy",
+        "losses/critic",
+        "losses/actor",
+        "losses/temperature",
+        "charts/temperature",
+        "charts/q_mean",
+        "charts/entropy",
     }
     assert all(isinstance(v, float) and np.isfinite(v) for v in values.values())
     assert sac.critic_updates == 2 and sac.actor_updates == 1
@@ -167,7 +180,9 @@ def test_checkpoint_round_trip_is_exact() -> None:
     restored = SAC(PIXEL_SPEC, 2, SMALL, device="cpu", seed=99)
     restored.load_state_dict(torch.load(blob, weights_only=True))
     obs = single_obs(PIXEL_SPEC)
-    np.testing.assert_array_equal(restored.act(obs, deterministic=True), sac.act(obs, deterministic=True))
+    np.testing.assert_array_equal(
+        restored.act(obs, deterministic=True), sac.act(obs, deterministic=True)
+    )
     batch = random_batch(PIXEL_SPEC, 16, 2, seed=2)
     assert restored.update(batch) == sac.update(batch)  # same weights, Adam moments and RNG
     assert restored.actor_updates == sac.actor_updates == 2
@@ -176,8 +191,14 @@ def test_checkpoint_round_trip_is_exact() -> None:
 def test_sac_learns_a_continuous_bandit() -> None:
     """One-step task: reward 1 - (a - target)^2 per dim; Q and the policy must find the target."""
     target = torch.tensor([0.6, -0.4])
-    config = SACConfig(hidden_dims=(64, 64), critic_ensemble_size=2, utd_ratio=2, batch_size=64,
-                       actor_lr=1e-3, critic_lr=1e-3)
+    config = SACConfig(
+        hidden_dims=(64, 64),
+        critic_ensemble_size=2,
+        utd_ratio=2,
+        batch_size=64,
+        actor_lr=1e-3,
+        critic_lr=1e-3,
+    )
     sac = SAC(STATE_SPEC, 2, config, device="cpu", seed=0)
     g = torch.Generator().manual_seed(0)
     obs = single_obs(STATE_SPEC)
@@ -187,8 +208,11 @@ def test_sac_learns_a_continuous_bandit() -> None:
         state = torch.zeros(n, 3)
         action = torch.rand((n, 2), generator=g) * 2 - 1
         batch = {
-            keys.OBS: {"state": state}, keys.NEXT_OBS: {"state": state}, keys.ACTION: action,
-            keys.REWARD: 1 - ((action - target) ** 2).sum(-1), keys.TERMINATED: torch.ones(n),
+            keys.OBS: {"state": state},
+            keys.NEXT_OBS: {"state": state},
+            keys.ACTION: action,
+            keys.REWARD: 1 - ((action - target) ** 2).sum(-1),
+            keys.TERMINATED: torch.ones(n),
         }
         sac.update(batch)
     final = sac.act({"state": np.zeros(3, np.float32)}, deterministic=True)
@@ -201,7 +225,9 @@ def test_sac_learns_a_continuous_bandit() -> None:
 
 def test_pretrained_encoder_needs_local_file(tmp_path) -> None:
     missing = tmp_path / "resnet10.safetensors"
-    config = replace(SMALL, encoder=EncoderConfig(type="pretrained", encoder_weights_path=str(missing)))
+    config = replace(
+        SMALL, encoder=EncoderConfig(type="pretrained", encoder_weights_path=str(missing))
+    )
     with pytest.raises(FileNotFoundError, match=r"resnet10\.safetensors"):
         SAC(PIXEL_SPEC, 2, config, device="cpu")
     from safetensors.torch import save_file

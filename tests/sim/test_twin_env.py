@@ -17,7 +17,7 @@ def test_spaces_and_reset_step_contract(state_env: PickCubeEnv) -> None:
     obs, info = state_env.reset(seed=1)
     assert set(obs) == {keys.STATE}
     assert obs_spec_from_space(state_env.observation_space) == {
-        keys.STATE: ((25,), np.dtype(np.float32))
+        keys.STATE: ((28,), np.dtype(np.float32))
     }
     assert state_env.observation_space.contains(obs)
     assert state_env.action_space.shape == (4,)
@@ -42,6 +42,7 @@ def test_state_layout_matches_ground_truth(state_env: PickCubeEnv) -> None:
     np.testing.assert_allclose(state[11:18], state_env.data.qpos[:7], atol=1e-6)
     np.testing.assert_allclose(state[18:21], gt["cube_pos"], atol=1e-6)
     np.testing.assert_allclose(state[21:25], gt["cube_quat"], atol=1e-6)
+    np.testing.assert_allclose(state[25:28], gt["cube_pos"] - gt["tcp_pos"], atol=1e-6)
 
 
 def test_actions_move_the_tcp_in_the_commanded_direction(state_env: PickCubeEnv) -> None:
@@ -141,5 +142,5 @@ def test_gymnasium_registration() -> None:
     register_envs()
     env = gym.make(PICK_CUBE_ID, config=TwinConfig(max_episode_steps=5))
     obs, _ = env.reset(seed=0)
-    assert obs[keys.STATE].shape == (25,)
+    assert obs[keys.STATE].shape == (28,)
     env.close()
