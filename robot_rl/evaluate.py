@@ -15,7 +15,9 @@ EVAL_SEED_OFFSET = 1_000_000  # evaluation seeds never overlap training or demo 
 def _frame(env: gym.Env) -> np.ndarray:
     frame = env.render()
     if not isinstance(frame, np.ndarray):
-        raise TypeError(f"env.render() must return an RGB array for videos, got {type(frame).__name__}")
+        raise TypeError(
+            f"env.render() must return an RGB array for videos, got {type(frame).__name__}"
+        )
     return frame
 
 

@@ -66,6 +66,8 @@ class SACConfig:
     """Subtract alpha * log pi(a'|s') in the critic target (RLPD/SERL default: off)."""
     demo_fraction: float = 0.5
     """Fraction of each batch drawn from demonstrations (RLPD symmetric sampling)."""
+    bc_weight: float = 0.0
+    """Weight of a behaviour-cloning term on demo rows in the actor loss (0: pure RLPD)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
@@ -93,6 +95,8 @@ class SACConfig:
             raise ValueError("tau must be in (0, 1]")
         if not 0.0 <= self.demo_fraction <= 1.0:
             raise ValueError("demo_fraction must be in [0, 1]")
+        if not self.bc_weight >= 0.0:
+            raise ValueError("bc_weight must be >= 0")
         self.encoder.validate()
 
 
@@ -206,14 +210,28 @@ class SAC:
         q = self._critic_fn(features, mb[keys.ACTION])  # (E, B)
         return (q - target).pow(2).mean(), q, features
 
-    def actor_loss(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def actor_loss(
+        self, features: torch.Tensor, mb: dict[str, Any] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """alpha * log pi - mean ensemble Q, on detached features (the encoder learns from the critic only).
 
+        With ``bc_weight`` > 0 and demo rows in ``mb`` (``keys.IS_DEMO``), adds the squared
+        distance of the policy's mean action to the demonstrated action on those rows: it keeps
+        the actor near the demonstrations while the sparse-reward critic is still uninformed.
         Returns (loss, log_prob (B,)).
         """
-        action, log_prob = self.actor.sample(features.detach(), self.generator)
-        q = self._critic_fn(features.detach(), action).mean(0)
-        return (self.alpha.detach() * log_prob - q).mean(), log_prob
+        detached = features.detach()
+        action, log_prob = self.actor.sample(detached, self.generator)
+        q = self._critic_fn(detached, action).mean(0)
+        loss = (self.alpha.detach() * log_prob - q).mean()
+        if self.config.bc_weight > 0 and mb is not None and keys.IS_DEMO in mb:
+            is_demo = mb[keys.IS_DEMO].float()  # (B,)
+            mean, _log_std = self.actor(detached)
+            error = (torch.tanh(mean) - mb[keys.ACTION]).pow(2).sum(-1)  # (B,)
+            loss = loss + self.config.bc_weight * (error * is_demo).sum() / is_demo.sum().clamp_min(
+                1.0
+            )
+        return loss, log_prob
 
     def temperature_loss(self, log_prob: torch.Tensor) -> torch.Tensor:
         """Drives the policy entropy -E[log pi] toward target_entropy."""
@@ -245,7 +263,7 @@ class SAC:
 
         self.critic.requires_grad_(False)  # the actor loss must not build critic grads
         try:
-            actor_loss, log_prob = self.actor_loss(features)
+            actor_loss, log_prob = self.actor_loss(features, minibatches[-1])
         finally:
             self.critic.requires_grad_(True)
         self.actor_optimizer.zero_grad(set_to_none=True)

@@ -237,13 +237,17 @@ class MixedSampler:
             fraction = 1.0
         if fraction in (0.0, 1.0):
             source = self.demo if fraction == 1.0 else self.online
-            return source.sample(batch_size, device=device)
+            batch = source.gather(source.sample_indices(batch_size))
+            batch[keys.IS_DEMO] = np.full(batch_size, fraction, np.float32)
+            return to_torch(batch, device)
         # Row i is a demo row when floor((i + 1) f) > floor(i f): evenly spread, exact total.
         rows = np.arange(batch_size)
         is_demo = np.floor((rows + 1) * fraction) > np.floor(rows * fraction)
         demo_part = self.demo.gather(self.demo.sample_indices(int(is_demo.sum())))
         online_part = self.online.gather(self.online.sample_indices(int((~is_demo).sum())))
-        return to_torch(_interleave(demo_part, online_part, is_demo), device)
+        batch = _interleave(demo_part, online_part, is_demo)
+        batch[keys.IS_DEMO] = is_demo.astype(np.float32)  # (B,) 1.0 = demonstration row
+        return to_torch(batch, device)
 
 
 def _interleave(a: NumpyBatch, b: NumpyBatch, take_a: np.ndarray) -> NumpyBatch:

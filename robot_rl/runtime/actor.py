@@ -19,7 +19,7 @@ import numpy as np
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
-from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
+from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
 
 
 class ActingPolicy(Protocol):
@@ -128,6 +128,7 @@ class Actor:
         max_steps_ahead: int = 200,
         clock: Callable[[], float] = time.monotonic,
         on_episode: Callable[[Episode, ActorStats], None] | None = None,
+        hello: Hello | None = None,
     ) -> None:
         self.env = env
         self.policy = policy
@@ -144,6 +145,8 @@ class Actor:
         self._rng = np.random.default_rng(seed)
         self._seed = seed
         self._has_weights = False
+        self._peer_alive = False
+        self.hello = hello
 
     # -- messages -------------------------------------------------------------------------
     def poll_messages(self, timeout_s: float = 0.0) -> None:
@@ -153,6 +156,10 @@ class Actor:
             self._handle(msg)
             msg = self.transport.recv(0.0)
         self.transport.maybe_heartbeat()
+        alive = self.transport.peer_alive()
+        if alive and not self._peer_alive and self.hello is not None:
+            self.transport.send(self.hello)  # a (re)started learner learns who we are
+        self._peer_alive = alive
 
     def _handle(self, msg: Any) -> None:
         if isinstance(msg, Weights):

@@ -178,12 +178,16 @@ def _train_online(
     policy = make_policy(config, spec, action_dim)
     store = BackgroundEpisodeWriter(
         EpisodeStore.create(
-            run_dir / "episodes", obs_spec=spec, action_dim=action_dim, attrs={"task": config.task, "config_hash": digest}
+            run_dir / "episodes",
+            obs_spec=spec,
+            action_dim=action_dim,
+            attrs={"task": config.task, "config_hash": digest},
         )
     )
     actor_metrics = MetricsLogger(run_dir / "metrics", "actor", tensorboard_dir=run_dir / "tb")
     eval_metrics = MetricsLogger(run_dir / "metrics", "eval", tensorboard_dir=run_dir / "tb")
-    transport.send(Hello(role="actor", run_id=run_dir.name, config_hash=digest))
+    hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest)
+    transport.send(hello)
     tr = config.train
     actor = Actor(
         env,
@@ -195,6 +199,7 @@ def _train_online(
         updates_per_env_step=tr.updates_per_env_step,
         learning_starts=tr.learning_starts,
         max_steps_ahead=tr.max_steps_ahead,
+        hello=hello,
         on_episode=lambda ep, st: actor_metrics.log(
             st.env_steps,
             {

@@ -168,6 +168,9 @@ class Learner:
                     self.metrics.log(self.updates, self._progress_values(), step_name="updates")
         self.push_weights()
         self.checkpoint()
+        if self.metrics is not None:
+            self.metrics.log(self.updates, self._progress_values(), step_name="updates")
+            self.metrics.close()
 
     def _progress_values(self) -> dict[str, float]:
         elapsed = max(self.clock() - self._started, 1e-9)

@@ -18,11 +18,19 @@ from robot_rl.runtime.metrics import MetricsLogger
 
 
 def train_bc(
-    config: RunConfig, spec: ObsSpec, action_dim: int, demos: Path | None, run_dir: Path, *, progress: bool
+    config: RunConfig,
+    spec: ObsSpec,
+    action_dim: int,
+    demos: Path | None,
+    run_dir: Path,
+    *,
+    progress: bool,
 ) -> Any:
     """Fit BC to the demo store for ``bc.num_updates`` steps; writes policy.safetensors."""
     if demos is None:
-        raise ValueError("agent 'bc' needs demonstrations: set demos.num_episodes > 0 or pass --demos")
+        raise ValueError(
+            "agent 'bc' needs demonstrations: set demos.num_episodes > 0 or pass --demos"
+        )
     episodes = list(EpisodeStore.open(demos).iter_episodes())
     if not episodes:
         raise ValueError(f"demo store {demos} holds no episodes")
@@ -37,5 +45,10 @@ def train_bc(
         if update % config.train.log_every == 0:
             metrics.log(update, values, step_name="updates")
     metrics.close()
-    save_policy(run_dir / "policy.safetensors", agent.policy_state_dict(), version=1, config_hash=config_hash(config))
+    save_policy(
+        run_dir / "policy.safetensors",
+        agent.policy_state_dict(),
+        version=1,
+        config_hash=config_hash(config),
+    )
     return agent

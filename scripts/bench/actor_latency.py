@@ -10,6 +10,7 @@ store in the background. Prints one JSON object as the last line.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -65,7 +66,9 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
     with tempfile.TemporaryDirectory() as tmp:
-        store = BackgroundEpisodeWriter(EpisodeStore.create(Path(tmp) / "eps", obs_spec=spec, action_dim=action_dim))
+        store = BackgroundEpisodeWriter(
+            EpisodeStore.create(Path(tmp) / "eps", obs_spec=spec, action_dim=action_dim)
+        )
         actor = Actor(env, policy, transport, config_hash="bench", seed=0, store=store)
         actor._handle(Weights.from_state_dict(policy.state_dict(), version=1, config_hash="bench"))
         marks: list[tuple[float, float]] = []
@@ -79,7 +82,7 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
     transport.close()
     learner.close()
     overhead_ms = np.array(
-        [((t1 - t0) - (e1 - e0)) * 1e3 for (t0, e0), (t1, e1) in zip(marks[:-1], marks[1:])]
+        [((t1 - t0) - (e1 - e0)) * 1e3 for (t0, e0), (t1, e1) in itertools.pairwise(marks)]
     )
     return {
         "p50_ms": float(np.percentile(overhead_ms, 50)),
@@ -90,7 +93,9 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
@@ -102,7 +107,10 @@ def main() -> int:
     for mode in ("state", "pixels"):
         results[mode] = measure(mode, args.steps, args.image_size)
         r = results[mode]
-        print(f"{mode:>6}: p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  mean {r['mean_ms']:.2f} ms", flush=True)
+        print(
+            f"{mode:>6}: p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  mean {r['mean_ms']:.2f} ms",
+            flush=True,
+        )
     out = {
         "p50_ms": results["state"]["p50_ms"],
         "p99_ms": results["state"]["p99_ms"],
