@@ -16,7 +16,7 @@ import torch
 
 from robot_rl import keys
 from robot_rl.agents.encoders import EncoderConfig, random_shift
-from robot_rl.agents.networks import ActorPolicy, make_adam, resolve_device
+from robot_rl.agents.networks import ActorPolicy, cpu_state_dict, make_adam, resolve_device
 from robot_rl.envs.spec import ObsSpec
 
 # Demo actions at exactly +-1 (gripper) have infinite atanh; the NLL sees them just inside.
@@ -120,10 +120,7 @@ class BC:
 
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors a BCPolicy needs to act, on CPU and contiguous."""
-        return {
-            k: v.detach().to("cpu", copy=True).contiguous()
-            for k, v in self.policy.state_dict().items()
-        }
+        return cpu_state_dict(self.policy)
 
     def state_dict(self) -> dict[str, Any]:
         """Policy, optimiser and counter (tensors and plain values only)."""

@@ -31,6 +31,11 @@ def resolve_device(device: torch.device | str) -> torch.device:
     return torch.device(device)
 
 
+def cpu_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A module's tensors copied to CPU and made contiguous (what goes on the wire)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+
+
 def make_adam(params: Sequence[torch.Tensor], lr: float, *, fused: bool) -> torch.optim.Adam:
     """Adam, fused (one kernel for all tensors) when asked, else foreach (multi-tensor)."""
     params = list(params)

@@ -27,6 +27,7 @@ from robot_rl.agents.encoders import EncoderConfig, random_shift
 from robot_rl.agents.networks import (
     ActorPolicy,
     CriticEnsemble,
+    cpu_state_dict,
     make_adam,
     resolve_device,
 )
@@ -303,10 +304,7 @@ class SAC:
 
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors a Policy needs to act (encoder + actor), on CPU and contiguous."""
-        return {
-            k: v.detach().to("cpu", copy=True).contiguous()
-            for k, v in self.policy.state_dict().items()
-        }
+        return cpu_state_dict(self.policy)
 
     # ------------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:

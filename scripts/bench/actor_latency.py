@@ -1,8 +1,8 @@
 """Actor per-step overhead (policy + bookkeeping, env time excluded), p50/p99 in ms.
 
 Runs the real Actor loop on the twin with a randomly initialised policy, streaming steps
-over a real zmq socket to a learner endpoint that drains them, episodes written to a real
-store in the background. Prints one JSON object as the last line.
+over a real zmq socket to a learner endpoint in another process that drains them, episodes
+written to a real store in the background. Prints one JSON object as the last line.
 
     .venv/bin/python scripts/bench/actor_latency.py --steps 1000
 """
@@ -12,17 +12,31 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing as mp
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _drain(conn: Any) -> None:
+    """Child process: a learner endpoint that receives and discards until told to stop."""
+    from robot_rl.runtime.transport import ZmqLearnerEndpoint
+
+    learner = ZmqLearnerEndpoint("tcp://127.0.0.1:0")
+    conn.send(learner.address)
+    while not conn.poll():
+        learner.recv(0.01)
+        learner.maybe_heartbeat()
+    learner.close()
+
+
 def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
+    """Per-step actor overhead for one observation mode."""
     import gymnasium as gym
     import numpy as np
 
@@ -33,7 +47,7 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
     from robot_rl.runtime.actor import Actor
     from robot_rl.runtime.build import env_spec, make_env, make_policy
     from robot_rl.runtime.protocol import Weights
-    from robot_rl.runtime.transport import ZmqActorEndpoint, ZmqLearnerEndpoint
+    from robot_rl.runtime.transport import ZmqActorEndpoint
 
     config = from_dict(RunConfig, {"env": {"obs_mode": obs_mode, "image_size": image_size}})
 
@@ -55,16 +69,11 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
     env = TimedEnv(make_env(config, seed=0))
     spec, action_dim = env_spec(env)
     policy = make_policy(config, spec, action_dim)
-    learner = ZmqLearnerEndpoint("tcp://127.0.0.1:0")
-    transport = ZmqActorEndpoint(learner.address)
-    stop = threading.Event()
-
-    def drain() -> None:
-        while not stop.is_set():
-            learner.recv(0.01)
-
-    drainer = threading.Thread(target=drain, daemon=True)
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    drainer = ctx.Process(target=_drain, args=(child,), daemon=True)
     drainer.start()
+    transport = ZmqActorEndpoint(parent.recv())
     with tempfile.TemporaryDirectory() as tmp:
         store = BackgroundEpisodeWriter(
             EpisodeStore.create(Path(tmp) / "eps", obs_spec=spec, action_dim=action_dim)
@@ -77,10 +86,9 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
         marks.append((time.perf_counter(), TimedEnv.env_s))
         actor.run(steps, progress=lambda s: marks.append((time.perf_counter(), TimedEnv.env_s)))
         store.close()
-    stop.set()
-    drainer.join()
+    parent.send("stop")
+    drainer.join(timeout=10)
     transport.close()
-    learner.close()
     overhead_ms = np.array(
         [((t1 - t0) - (e1 - e0)) * 1e3 for (t0, e0), (t1, e1) in itertools.pairwise(marks)]
     )
