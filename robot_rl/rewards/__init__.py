@@ -1,0 +1,70 @@
+"""Reward models behind one batched interface (see docs/rewards.md).
+
+``RewardModel.score(batch) -> RewardOutput``: uint8 (B, H, W, 3) frames under
+``pixels_<camera>`` (+ optional ``state``) in; reward, success probability and success out.
+Implementations: ground truth (twin only), trained success classifier, CLIP zero-shot reward
+with baseline projection, VLM yes/no judge, and the RLIF intervention reward. CLIP and the
+VLM import ``transformers`` lazily, so this package works without it.
+"""
+
+from robot_rl.rewards.base import (
+    GT_CUBE_HEIGHT,
+    GT_GRASPED,
+    PREV_INTERVENED,
+    DetectionMetrics,
+    GroundTruthReward,
+    HoldFilter,
+    InterventionReward,
+    RewardModel,
+    RewardOutput,
+    detection_metrics,
+    ground_truth_batch,
+    single_frame_batch,
+)
+from robot_rl.rewards.classifier import (
+    ClassifierConfig,
+    ClassifierReward,
+    StateCheck,
+    calibrate_threshold,
+    load_classifier,
+    train_classifier,
+)
+from robot_rl.rewards.clip_reward import ClipReward, ClipRewardConfig
+from robot_rl.rewards.config import RewardConfig, build_reward_model
+from robot_rl.rewards.frames import LabelledFrames, TwinFramesConfig, collect_twin_frames
+from robot_rl.rewards.service import DelayedReward, RewardResult, RewardService, measure_stall
+from robot_rl.rewards.vlm_judge import VLMJudge, VLMJudgeConfig
+
+__all__ = [
+    "GT_CUBE_HEIGHT",
+    "GT_GRASPED",
+    "PREV_INTERVENED",
+    "ClassifierConfig",
+    "ClassifierReward",
+    "ClipReward",
+    "ClipRewardConfig",
+    "DelayedReward",
+    "DetectionMetrics",
+    "GroundTruthReward",
+    "HoldFilter",
+    "InterventionReward",
+    "LabelledFrames",
+    "RewardConfig",
+    "RewardModel",
+    "RewardOutput",
+    "RewardResult",
+    "RewardService",
+    "StateCheck",
+    "TwinFramesConfig",
+    "VLMJudge",
+    "VLMJudgeConfig",
+    "build_reward_model",
+    "calibrate_threshold",
+    "collect_twin_frames",
+    "detection_metrics",
+    "ground_truth_batch",
+    "load_classifier",
+    "measure_stall",
+    "single_frame_batch",
+    "train_classifier",
+]

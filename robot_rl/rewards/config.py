@@ -1,0 +1,108 @@
+"""Reward config (``configs/rewards/*.yaml``) and the table that builds a RewardModel from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from robot_rl.rewards.base import GroundTruthReward, InterventionReward, RewardModel
+from robot_rl.rewards.classifier import ClassifierConfig
+from robot_rl.rewards.clip_reward import ClipRewardConfig
+from robot_rl.rewards.frames import TwinFramesConfig
+from robot_rl.rewards.vlm_judge import VLMJudgeConfig
+
+RewardType = Literal["ground_truth", "classifier", "clip", "vlm", "intervention"]
+
+
+@dataclass
+class RewardDataConfig:
+    """Labelled frames the classifier is trained on."""
+
+    twin: TwinFramesConfig | None = field(default_factory=TwinFramesConfig)
+    """Record labelled frames in the twin (ground-truth labels); null on a robot."""
+    stores: tuple[str, ...] = ()
+    """Episode stores (demos, labelled online episodes) to take frames from."""
+    positive_last: int = 3
+    """Last observations of a successful stored episode that are positives."""
+    margin: int = 2
+    """Observations before those that are left out (lift in progress)."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field."""
+        if self.twin is None and not self.stores:
+            raise ValueError("data: give data.twin or data.stores (no labelled frames)")
+        if self.positive_last < 1 or self.margin < 0:
+            raise ValueError("data.positive_last must be >= 1 and data.margin >= 0")
+
+
+@dataclass
+class RewardEvalConfig:
+    """Held-out twin episodes with ground truth for ``robot-rl reward eval``."""
+
+    frames: TwinFramesConfig = field(
+        default_factory=lambda: TwinFramesConfig(episodes=30, seed=1000)
+    )
+    """How the held-out frames are recorded (use a seed the training data did not)."""
+
+
+@dataclass
+class RewardConfig:
+    """Which reward model, its settings, and where its training data comes from."""
+
+    type: RewardType = "classifier"
+    """ground_truth (twin only), classifier, clip, vlm or intervention."""
+    model_path: str = "runs/rewards/classifier.safetensors"
+    """Trained classifier file: written by ``reward train``, read by the classifier reward."""
+    lift_height: float = 0.05
+    """Ground-truth success lift (m), twin only."""
+    intervention_penalty: float = 1.0
+    """RLIF reward at the step a human takes over is -intervention_penalty."""
+    data: RewardDataConfig = field(default_factory=RewardDataConfig)
+    """Training frames for the classifier."""
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    """Classifier network, training and calibration."""
+    clip: ClipRewardConfig = field(default_factory=ClipRewardConfig)
+    """CLIP zero-shot reward (type clip)."""
+    vlm: VLMJudgeConfig = field(default_factory=VLMJudgeConfig)
+    """VLM judge (type vlm)."""
+    eval: RewardEvalConfig = field(default_factory=RewardEvalConfig)
+    """Held-out evaluation frames."""
+    device: str = "cpu"
+    """Torch device for training and inference."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field (sub-blocks of other types are not checked)."""
+        if self.type == "clip":
+            self.clip.validate()
+            if not self.clip.weights_path:
+                raise ValueError("clip.weights_path: a local CLIP model directory is required")
+        elif self.type == "vlm":
+            self.vlm.validate()
+            if not self.vlm.weights_path:
+                raise ValueError("vlm.weights_path: a local VLM directory is required")
+        elif self.type == "classifier" and not self.model_path:
+            raise ValueError("model_path: the classifier reward needs a weights file")
+
+
+def build_reward_model(
+    config: RewardConfig, *, model_path: str | Path | None = None
+) -> RewardModel:
+    """The RewardModel of ``config.type`` (loads weights from local files only)."""
+    if config.type == "ground_truth":
+        return GroundTruthReward(lift_height=config.lift_height)
+    if config.type == "intervention":
+        return InterventionReward(penalty=config.intervention_penalty)
+    if config.type == "classifier":
+        from robot_rl.rewards.classifier import load_classifier
+
+        return load_classifier(model_path or config.model_path, device=config.device)
+    if config.type == "clip":
+        from robot_rl.rewards.clip_reward import ClipReward
+
+        return ClipReward(config.clip)
+    if config.type == "vlm":
+        from robot_rl.rewards.vlm_judge import VLMJudge
+
+        return VLMJudge(config.vlm)
+    raise ValueError(f"type: unknown reward type {config.type!r}")

@@ -1,0 +1,1 @@
+"""ROS 2 nodes of robot_rl: thin adapters around the core library ``robot_rl``."""

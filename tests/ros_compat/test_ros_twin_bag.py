@@ -1,0 +1,152 @@
+"""The twin's streams as cell messages: assembler, rosbag2 MCAP record + replay, bridge env."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from robot_rl_sim import TwinConfig, make_env
+
+from robot_rl import keys
+from robot_rl.ros_compat.assembler import ObservationAssembler, camera_stream
+from robot_rl.ros_compat.bag import read_bag, record_twin_run, replay_bag
+from robot_rl.ros_compat.bridge_env import BridgeEnv, LatestValue
+from robot_rl.ros_compat.config import PROPRIO_DIM, CellConfig
+from robot_rl.ros_compat.messages import Float64, stamp_from_seconds
+from robot_rl.ros_compat.twin_messages import TwinCell, feed_assembler, twin_messages
+
+pytestmark = pytest.mark.twin
+SIZE = 32  # px: small frames keep the test fast; the path is the same at 128
+
+
+@pytest.fixture(scope="module")
+def twin() -> object:
+    env = make_env(TwinConfig(obs_mode="both", image_size=SIZE, max_episode_steps=20), seed=0)
+    yield env
+    env.close()
+
+
+CELL = CellConfig(image_size=SIZE, max_episode_steps=20)
+
+
+def expected(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v[:PROPRIO_DIM] if k == keys.STATE else v for k, v in obs.items()}
+
+
+def assert_same_obs(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key].dtype == want[key].dtype, key
+        if keys.is_image_key(key):
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+        else:  # the gripper joint passes through a float64 position and back
+            np.testing.assert_allclose(got[key], want[key], atol=1e-6, err_msg=key)
+
+
+def test_assembler_rebuilds_the_twin_observation(twin: object) -> None:
+    obs, _ = twin.reset(seed=3)  # type: ignore[attr-defined]
+    asm = ObservationAssembler(CELL)
+    first = asm.assemble(0.0)
+    assert first.obs is None and set(first.stale) == set(asm.streams)
+    feed_assembler(asm, twin_messages(obs, CELL, stamp=stamp_from_seconds(5.0)), received_s=10.0)
+    snap = asm.assemble(10.05)
+    assert snap.ok and snap.skew_s == 0.0
+    assert_same_obs(snap.obs, expected(obs))
+    late = asm.assemble(10.0 + CELL.max_age_s + 0.01)
+    assert late.obs is not None and set(late.stale) == set(asm.streams)
+    assert asm.ages(10.2)[camera_stream("wrist")] == pytest.approx(0.2)
+
+
+def test_finite_difference_velocity_without_a_twist_topic() -> None:
+    cell = CellConfig(cameras=(), tcp_twist_topic="")
+    asm = ObservationAssembler(cell)
+    state = np.zeros(30, np.float32)
+    state[3:7] = (0, 1, 0, 0)
+    for t, x in ((1.0, 0.40), (1.1, 0.41)):
+        state[0] = x
+        msgs = twin_messages({keys.STATE: state}, cell, stamp=stamp_from_seconds(t))
+        asm.on_joint_state(msgs.joint_state, t)
+        asm.on_tcp_pose(msgs.tcp_pose, t)
+    np.testing.assert_allclose(asm.assemble(1.1).obs[keys.STATE][7:10], [0.1, 0, 0], rtol=1e-4)
+
+
+def test_bag_records_and_replays_the_same_observations(twin: object, tmp_path: Path) -> None:
+    bag = tmp_path / "run"
+    observed = record_twin_run(twin, CELL, bag, steps=6, seed=4)
+    assert (bag / "metadata.yaml").exists() and list(bag.glob("*.mcap"))
+    topics = {topic for topic, _t, _m in read_bag(bag)}
+    assert "/camera/front/color/image_raw" in topics and "/robot_rl/action" in topics
+    replay = replay_bag(bag, CELL)
+    assert len(replay.observations) == len(observed) == len(replay.actions) + 1 == 7
+    assert len(replay.rewards) == 6
+    for got, want in zip(replay.observations, observed):
+        assert_same_obs(got, expected(want))
+
+
+def test_bridge_env_over_a_twin_cell_in_another_thread(twin: object) -> None:
+    """The ROS graph without ROS: a twin 'node' thread serves the env's commands."""
+    cell = CellConfig(image_size=SIZE, max_episode_steps=5, control_hz=50.0, max_age_s=0.5)
+    asm = ObservationAssembler(cell)
+    reward = LatestValue()
+    twin_cell = TwinCell(twin, cell, seed=7)
+    lock = threading.Lock()
+    published: list[float] = []
+    import time
+
+    def publish_state() -> None:
+        now = time.monotonic()
+        feed_assembler(asm, twin_cell.messages(stamp=stamp_from_seconds(now)), now)
+        reward.set(twin_cell.reward, now)
+
+    def on_command(command: object, gripper: Float64) -> None:
+        with lock:  # what the twin node's command callback + timer do
+            twin_cell.command(command, gripper.data)
+            twin_cell.tick()
+            published.append(gripper.data)
+            publish_state()
+
+    def on_reset() -> None:
+        with lock:
+            twin_cell.reset()
+            publish_state()
+
+    env = BridgeEnv(cell, asm, publish=on_command, request_reset=on_reset, reward=reward)
+    obs, _ = env.reset()
+    assert obs[keys.STATE].shape == (PROPRIO_DIM,) and obs["pixels_front"].shape == (SIZE, SIZE, 3)
+    start_z = obs[keys.STATE][2]
+    for _t in range(5):
+        obs, _r, terminated, truncated, info = env.step(np.array([0, 0, 1.0, 1.0], np.float32))
+        assert "stale" not in info and not info["intervened"]
+    assert truncated and not terminated
+    assert obs[keys.STATE][2] > start_z + 0.03  # the TCP went up through the commands
+    assert published[-1] == 1.0
+
+    human = LatestValue()
+    env2 = BridgeEnv(
+        cell, asm, publish=on_command, request_reset=on_reset, reward=reward, intervention=human
+    )
+    env2.reset()
+    human.set(np.array([0, 0, -1.0, -1.0], np.float32), time.monotonic() + 10.0)
+    _o, _r, _te, _tr, info = env2.step(np.zeros(4, np.float32))
+    assert info["intervened"] and info["executed_action"][2] == -1.0 and published[-1] == 0.0
+
+    def silent(command: object, gripper: Float64) -> None:
+        published.append(-1.0)  # a cell that takes commands but publishes nothing
+
+    stale_cell = CellConfig(**{**cell.__dict__, "step_timeout_s": 0.1})
+    env3 = BridgeEnv(stale_cell, asm, publish=silent, request_reset=on_reset, reward=reward)
+    env3.reset()
+    _o, _r, terminated, truncated, info = env3.step(np.zeros(4, np.float32))
+    assert (
+        truncated
+        and not terminated
+        and "camera/front" in info["stale"]
+        and "reward" in info["stale"]
+    )
+    env3.estop()
+    _o, _r, _te, truncated, info = env3.step(np.ones(4, np.float32))
+    assert truncated and info["estop"]
+    with pytest.raises(RuntimeError, match="e-stop is latched"):
+        env3.reset()
