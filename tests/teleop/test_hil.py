@@ -1,0 +1,175 @@
+"""InterventionMixer semantics (HIL-SERL, RLIF, both), handover, device loss, twin oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robot_rl import keys
+from robot_rl.data.replay import ReplayBuffer
+from robot_rl.runtime.hil import (
+    HilConfig,
+    HumanInput,
+    InterventionMixer,
+    InterventionRouter,
+    RunControls,
+    ScriptedIntervener,
+    ScriptedIntervenerConfig,
+)
+from robot_rl.runtime.protocol import Step
+
+HUMAN, POLICY = keys.SOURCE_CODE["human"], keys.SOURCE_CODE["policy"]
+SPEC = {"state": ((3,), np.dtype(np.float32))}
+
+
+class Script:
+    """A person following a script: per step (intervene, action) or 'lost'."""
+
+    def __init__(self, plan: list) -> None:
+        self.plan = list(plan)
+
+    def poll(self, obs: dict, policy_action: np.ndarray) -> HumanInput:
+        entry = self.plan.pop(0) if self.plan else None
+        if entry == "lost":
+            return HumanInput(None, False, connected=False)
+        if entry is None:
+            return HumanInput(None, False)
+        return HumanInput(np.asarray(entry, np.float32), True)
+
+    def reset(self) -> None:
+        pass
+
+
+def run_mixer(mixer: InterventionMixer, steps: int, *, task_reward: float = 0.0) -> list[Step]:
+    """Mix `steps` steps of a constant policy action and build the Steps the actor would send."""
+    obs = {"state": np.zeros(3, np.float32)}
+    out = []
+    for t in range(steps):
+        action, intervened, source = mixer.mix(obs, np.array([0.0, 0.0, 0.0, -1.0], np.float32))
+        reward = mixer.reward(task_reward, intervened, source)
+        nxt = {"state": np.full(3, t + 1, np.float32)}
+        out.append(
+            Step(
+                episode_id=0,
+                t=t,
+                first_obs=obs if t == 0 else None,
+                action=action,
+                reward=reward,
+                next_obs=nxt,
+                terminated=False,
+                truncated=t == steps - 1,
+                intervened=intervened,
+                source=source,
+                timestamp=float(t),
+            )
+        )
+        obs = nxt
+    return out
+
+
+HUMAN_ACT = [0.1, 0.0, 0.0, 1.0]
+PLAN = [None, None, HUMAN_ACT, HUMAN_ACT, HUMAN_ACT, None, None, HUMAN_ACT, None]
+
+
+@pytest.mark.parametrize(
+    ("hil_serl", "rlif"),
+    [(True, False), (False, True), (True, True)],
+    ids=["hilserl", "rlif", "both"],
+)
+def test_modes_route_and_reward(hil_serl: bool, rlif: bool) -> None:
+    mixer = InterventionMixer(
+        4, config=HilConfig(hil_serl=hil_serl, rlif=rlif, rlif_penalty=-1.0), source=Script(PLAN)
+    )
+    steps = run_mixer(mixer, len(PLAN))
+    intervened = [s.intervened for s in steps]
+    assert intervened == [p is not None for p in PLAN]
+    assert all(s.source == (HUMAN if s.intervened else POLICY) for s in steps)
+    np.testing.assert_allclose(steps[3].action, HUMAN_ACT)  # the person's action is executed
+    rewards = [s.reward for s in steps]
+    if rlif:  # penalty exactly at the two takeover steps (t=2 and t=7)
+        assert rewards == [0, 0, -1, 0, 0, 0, 0, -1, 0]
+    else:
+        assert rewards == [0.0] * len(PLAN)
+    online = ReplayBuffer(SPEC, 4, 100)
+    demo = ReplayBuffer(SPEC, 4, 100)
+    router = InterventionRouter(demo, enabled=mixer.config.hil_serl)
+    for s in steps:  # what the learner does per step (online always; demo when HIL-SERL)
+        if s.t == 0:
+            online.start_episode(s.first_obs)
+        online.add_step(
+            s.action,
+            s.reward,
+            s.next_obs,
+            s.terminated,
+            s.truncated,
+            intervened=s.intervened,
+            source=s.source,
+        )
+        router.route(s)
+    assert len(online) == len(PLAN)
+    assert len(demo) == (4 if hil_serl else 0)
+    if hil_serl:
+        rows = np.flatnonzero(demo.valid)
+        assert np.all(demo.intervened[rows]) and np.all(demo.sources[rows] == HUMAN)
+        # the first routed transition starts from the observation before the takeover (t=2)
+        assert sorted(float(demo.obs["state"][r][0]) for r in rows) == [2.0, 3.0, 4.0, 7.0]
+
+
+def test_rlif_can_keep_the_task_reward() -> None:
+    mixer = InterventionMixer(
+        4,
+        config=HilConfig(rlif=True, rlif_task_reward=True, rlif_penalty=-0.5),
+        source=Script([None, HUMAN_ACT]),
+    )
+    assert [s.reward for s in run_mixer(mixer, 2, task_reward=1.0)] == [1.0, 0.5]
+
+
+def test_handover_is_rate_limited_both_ways() -> None:
+    big = [1.0, -1.0, 1.0, 1.0]
+    mixer = InterventionMixer(
+        4, config=HilConfig(max_action_delta=0.25), source=Script([None] + [big] * 6 + [None] * 6)
+    )
+    actions = np.stack([s.action for s in run_mixer(mixer, 13)])
+    assert np.max(np.abs(np.diff(actions[:, :3], axis=0))) <= 0.25 + 1e-6
+    np.testing.assert_allclose(actions[5], big)  # reached the person's command
+    np.testing.assert_allclose(actions[-1, :3], 0.0)  # and back to the policy's
+
+
+def test_lost_device_releases_and_pauses() -> None:
+    controls = RunControls()
+    mixer = InterventionMixer(4, source=Script([HUMAN_ACT, "lost", "lost"]), controls=controls)
+    steps = run_mixer(mixer, 2)
+    assert steps[0].intervened and not steps[1].intervened
+    assert controls.paused and controls.pause_reason == "teleop device lost"
+    assert np.max(np.abs(steps[1].action[:3] - steps[0].action[:3])) <= 0.25 + 1e-6
+
+
+def test_dashboard_takeover_without_device_holds_still() -> None:
+    controls = RunControls()
+    mixer = InterventionMixer(4, controls=controls)
+    controls.set_takeover(True)
+    action, intervened, source = mixer.mix({}, np.array([0.5, 0, 0, 1.0], np.float32))
+    assert intervened and source == HUMAN and np.allclose(action, [0, 0, 0, 1.0])
+
+
+def test_scripted_intervener_takes_over_and_hands_back() -> None:
+    from robot_rl_sim import TwinConfig, make_env
+
+    env = make_env(TwinConfig(obs_mode="state", max_episode_steps=60), seed=0)
+    config = ScriptedIntervenerConfig(
+        away_steps=3, delay_steps=2, takeover_steps=8, max_per_episode=2
+    )
+    person = ScriptedIntervener(env, config=config, seed=0)
+    mixer = InterventionMixer(4, config=HilConfig(rlif=True), source=person)
+    obs, _ = env.reset(seed=0)
+    away = np.array([0.0, 0.0, 1.0, -1.0], np.float32)  # a policy that flies off upwards
+    flags = []
+    for _ in range(40):
+        action, intervened, _src = mixer.mix(obs, away)
+        obs, *_ = env.step(action)
+        flags.append(intervened)
+    first = flags.index(True)
+    assert first == config.away_steps + config.delay_steps  # noticed, then the reaction delay
+    assert flags[first : first + 8] == [True] * 8 and not flags[first + 8]  # handed back
+    assert person.interventions == 2  # capped by max_per_episode
+    env.close()
