@@ -20,6 +20,11 @@ EPILOG = """examples:
   robot-rl train configs/pick_cube_state.yaml --set train.env_steps=5000 --set seed=1
   robot-rl eval runs/pick_cube_state-20261123-101500 --episodes 50
   robot-rl learner RUN_DIR --bind tcp://0.0.0.0:5555   (learner on a GPU workstation)
+  robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
+  robot-rl reward train configs/rewards/pick_cube_classifier.yaml
+  robot-rl dashboard configs/pick_cube_state.yaml --teleop browser
+  robot-rl train --resume runs/pick_cube_state-20261123-101500 --set train.env_steps=10000
+  robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
 """
 
 
@@ -46,15 +51,27 @@ def cmd_demos(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train: demos, actor + learner processes, final eval."""
-    from robot_rl.runtime.launch import train
+    from robot_rl.runtime.launch import ResumeError, train
 
-    config = _load(args.config, args.set)
-    result = train(
-        config,
-        run_dir=Path(args.run_dir) if args.run_dir else None,
-        demos=Path(args.demos) if args.demos else None,
-        progress=not args.quiet,
-    )
+    if args.resume and args.run_dir:
+        print("error: give --resume RUN_DIR or --run-dir, not both", file=sys.stderr)
+        return 2
+    if not args.config and not args.resume:
+        print("error: a config is needed (or --resume RUN_DIR)", file=sys.stderr)
+        return 2
+    run_dir = args.resume or args.run_dir
+    config = _load(args.config or str(Path(args.resume) / "config.yaml"), args.set)
+    try:
+        result = train(
+            config,
+            run_dir=Path(run_dir) if run_dir else None,
+            demos=Path(args.demos) if args.demos else None,
+            progress=not args.quiet,
+            resume=bool(args.resume),
+        )
+    except ResumeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     _print_result(result)
     return 0
 
@@ -155,9 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("train", cmd_train, "train a policy (demos, actor + learner, final eval with video)")
-    p.add_argument("config", help="run config YAML (configs/...)")
+    p.add_argument("config", nargs="?", help="run config YAML (default with --resume: its own)")
     p.add_argument("--demos", help="use this demo store instead of recording new demos")
     p.add_argument("--run-dir", help="run directory (default: <runs_dir>/<name>-<time>)")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue this run from its last checkpoint and stored episodes",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
@@ -177,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--bind", help="address to bind, e.g. tcp://0.0.0.0:5555")
     p.add_argument("--demos", help="demonstration episode store")
+
+    # Command groups of the optional parts; each module imports its heavy deps lazily.
+    from robot_rl.cli_dataset import add_dataset_commands
+    from robot_rl.cli_hil import add_hil_commands
+    from robot_rl.cli_reward import add_reward_commands
+
+    add_dataset_commands(sub)
+    add_reward_commands(sub)
+    add_hil_commands(sub)
     return parser
 
 

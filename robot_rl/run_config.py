@@ -90,6 +90,10 @@ class RuntimeConfig:
     """Learner device: auto (CUDA when present), cpu or cuda[:N]."""
     startup_timeout_s: float = 120.0
     """Deadline for the learner to come up and say hello."""
+    on_learner_loss: Literal["continue", "pause"] = "continue"
+    """When the learner is silent: continue acting with the last weights, or pause between steps until it is back."""
+    max_learner_restarts: int = 10
+    """A dead learner process is restarted from its last checkpoint at most this many times."""
 
 
 @dataclass

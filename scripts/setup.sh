@@ -12,9 +12,10 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)
   exit 1
 fi
 
-# Headless rendering: EGL (preferred) or OSMesa. Install what is missing when we can.
-# chromium is for the dashboard's browser tests; ffmpeg comes inside imageio-ffmpeg's wheel.
-DEB_PKGS=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6)
+# Headless rendering: EGL (preferred) or OSMesa; chromium for the dashboard's browser tests
+# (driven by Playwright through /usr/bin/chromium; Playwright's own browser download is never
+# used). ffmpeg comes inside imageio-ffmpeg's wheel. Install what is missing when we can.
+DEB_PKGS=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 chromium)
 missing=()
 for p in "${DEB_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -69,6 +69,8 @@ class SACConfig:
     """Fraction of each batch drawn from demonstrations (RLPD symmetric sampling)."""
     bc_weight: float = 0.0
     """Weight of a behaviour-cloning term on demo rows in the actor loss (0: pure RLPD)."""
+    q_target_bounds: tuple[float, ...] | None = None
+    """(low, high) clamp of the TD target: the range of returns the task can have (None: no clamp)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
@@ -98,6 +100,9 @@ class SACConfig:
             raise ValueError("demo_fraction must be in [0, 1]")
         if not self.bc_weight >= 0.0:
             raise ValueError("bc_weight must be >= 0")
+        bounds = self.q_target_bounds
+        if bounds is not None and (len(bounds) != 2 or not bounds[0] < bounds[1]):
+            raise ValueError(f"q_target_bounds must be [low, high] with low < high, got {bounds}")
         self.encoder.validate()
 
 
@@ -208,6 +213,11 @@ class SAC:
                 next_q = next_q - self.alpha * next_log_prob
             not_done = 1.0 - mb[keys.TERMINATED].float()
             target = mb[keys.REWARD].float() + cfg.discount * not_done * next_q  # (B,)
+            if cfg.q_target_bounds is not None:
+                # No return can leave this range; clamping stops critic errors that the actor
+                # exploits from compounding through bootstrapping (seen here: Q > 1 with 0/1
+                # terminal rewards, and the policy collapsing with it).
+                target = target.clamp(cfg.q_target_bounds[0], cfg.q_target_bounds[1])
         q = self._critic_fn(features, mb[keys.ACTION])  # (E, B)
         return (q - target).pow(2).mean(), q, features
 

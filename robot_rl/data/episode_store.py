@@ -309,10 +309,15 @@ class EpisodeStore:
             self._write_group(tmp, ep, info)
             _fsync_tree(tmp)
             return self._commit(tmp)
-        except BaseException:
+        except BaseException as err:
             # A failed or interrupted write must not leave a half group (SIGKILL still can;
             # readers ignore it and cleanup_incomplete() removes it).
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise EpisodeStoreError(
+                    f"{self.path}: disk full, this episode was not written; every committed "
+                    f"episode is intact (free space, then resume the run)"
+                ) from err
             raise
 
     def _write_group(self, where: Path, ep: Episode, info: dict[str, InfoValue]) -> None:

@@ -21,6 +21,8 @@ from robot_rl import keys
 from robot_rl.data.episode import Episode
 from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
 
+PACE_STALL_S = 5.0  # s without learner progress after which pacing stops waiting
+
 
 class ActingPolicy(Protocol):
     """What the actor needs of a policy."""
@@ -48,6 +50,7 @@ class ActorStats:
     learner_updates: int = 0
     rejected_weights: int = 0
     paced_s: float = 0.0
+    pace_stalls: int = 0
 
     @property
     def success_rate(self) -> float:
@@ -129,7 +132,13 @@ class Actor:
         clock: Callable[[], float] = time.monotonic,
         on_episode: Callable[[Episode, ActorStats], None] | None = None,
         hello: Hello | None = None,
+        mixer: Any | None = None,
+        controls: Any | None = None,
+        on_step: Callable[[dict[str, np.ndarray], Step, ActorStats], None] | None = None,
     ) -> None:
+        """``mixer``: an InterventionMixer (robot_rl.runtime.hil) choosing policy or human per
+        step; ``controls``: RunControls (pause, latched e-stop, reset) checked before every
+        env step; ``on_step(next_obs, step, stats)``: called after each step (dashboard)."""
         self.env = env
         self.policy = policy
         self.transport = transport
@@ -147,6 +156,9 @@ class Actor:
         self._has_weights = False
         self._peer_alive = False
         self.hello = hello
+        self.mixer = mixer
+        self.controls = controls
+        self.on_step = on_step
 
     # -- messages -------------------------------------------------------------------------
     def poll_messages(self, timeout_s: float = 0.0) -> None:
@@ -178,18 +190,37 @@ class Actor:
         elif isinstance(msg, Control) and msg.command == "stop":
             self.stop_requested = True
 
+    def adopt_weights(self, state: Any, version: int) -> None:
+        """Act with these weights now (resume: the run's last policy file, before any push)."""
+        self.policy.load_state_dict(state)
+        self.stats.weights_version = version
+        self._has_weights = True
+
     def _pace(self) -> None:
         """Twin only: wait while too far ahead of the learner (never when it is silent)."""
         if self.updates_per_env_step <= 0:
             return
         started = self.clock()
+        last_updates, last_progress = self.stats.learner_updates, started
         while not self.stop_requested:
             trained_steps = self.stats.env_steps - self.learning_starts
             covered = self.stats.learner_updates / self.updates_per_env_step
             if trained_steps - covered <= self.max_steps_ahead or not self.transport.peer_alive():
                 break
+            if self.stats.learner_updates != last_updates:
+                last_updates, last_progress = self.stats.learner_updates, self.clock()
+            elif self.clock() - last_progress > PACE_STALL_S:
+                # The learner is alive but not training (e.g. it lost steps and waits for
+                # data): waiting longer would deadlock both, so act and let it catch up.
+                self.stats.pace_stalls += 1
+                break
             self.poll_messages(timeout_s=0.005)
         self.stats.paced_s += self.clock() - started
+
+    def _hold_while_halted(self) -> None:
+        """Paused or e-stopped: do not step; keep taking messages and heartbeats."""
+        while self.controls is not None and self.controls.halted and not self.stop_requested:
+            self.poll_messages(timeout_s=0.02)
 
     # -- acting ---------------------------------------------------------------------------
     def choose_action(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -215,8 +246,25 @@ class Actor:
         while self.stats.env_steps < env_steps and not self.stop_requested:
             self.poll_messages()
             self._pace()
+            if self.controls is not None:
+                self._hold_while_halted()
+                if self.stop_requested:
+                    break
+                if self.controls.take_reset() and t > 0:
+                    recorder.truncated[-1] = True  # ended by a person: stored as truncated
+                    self._finish_episode(recorder.finish({"reset_by": "operator"}), ep_return)
+                    episode_id, t, ep_return = episode_id + 1, 0, 0.0
+                    obs, _ = self.env.reset(seed=self._seed + episode_id)
+                    recorder = EpisodeRecorder(obs, self.clock())
+                    if self.mixer is not None:
+                        self.mixer.reset()
             action = self.choose_action(obs)
+            intervened, source = False, keys.SOURCE_CODE["policy"]
+            if self.mixer is not None:
+                action, intervened, source = self.mixer.mix(obs, action)
             next_obs, reward, terminated, truncated, info = self.env.step(action)
+            if self.mixer is not None:
+                reward = self.mixer.reward(float(reward), intervened, source)
             step = Step(
                 episode_id=episode_id,
                 t=t,
@@ -226,8 +274,8 @@ class Actor:
                 next_obs=next_obs,
                 terminated=bool(terminated),
                 truncated=bool(truncated),
-                intervened=False,
-                source=keys.SOURCE_CODE["policy"],
+                intervened=intervened,
+                source=source,
                 timestamp=self.clock(),
                 info=scalar_info(info) if (terminated or truncated) else {},
             )
@@ -237,6 +285,8 @@ class Actor:
             ep_return += float(reward)
             t += 1
             obs = next_obs
+            if self.on_step is not None:
+                self.on_step(next_obs, step, self.stats)
             if terminated or truncated:
                 episode = recorder.finish(scalar_info(info))
                 self._finish_episode(episode, ep_return)
@@ -245,6 +295,8 @@ class Actor:
                 ep_return = 0.0
                 obs, _ = self.env.reset(seed=self._seed + episode_id)
                 recorder = EpisodeRecorder(obs, self.clock())
+                if self.mixer is not None:
+                    self.mixer.reset()
             if progress is not None:
                 progress(self.stats)
         return self.stats

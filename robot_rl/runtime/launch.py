@@ -10,9 +10,7 @@ Run directory layout::
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from robot_rl.config import config_hash, save_yaml
+from robot_rl.config import config_hash, load_yaml, save_yaml
 from robot_rl.data.async_writer import BackgroundEpisodeWriter
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import spec_to_json
@@ -31,10 +29,10 @@ from robot_rl.runtime.build import configure_threads, env_spec, make_env, make_p
 from robot_rl.runtime.checkpoint import load_policy
 from robot_rl.runtime.metrics import MetricsLogger
 from robot_rl.runtime.protocol import Control, Hello
+from robot_rl.runtime.resume import ResumeError, check_resumable, stored_progress
+from robot_rl.runtime.supervisor import LearnerStartError, LearnerSupervisor
 
-
-class LearnerStartError(RuntimeError):
-    """The learner process did not come up."""
+__all__ = ["LearnerStartError", "ResumeError", "final_evaluation", "make_run_dir", "train"]
 
 
 def make_run_dir(config: RunConfig) -> Path:
@@ -46,38 +44,6 @@ def make_run_dir(config: RunConfig) -> Path:
         run_dir, i = base.with_name(f"{base.name}-{i}"), i + 1
     run_dir.mkdir(parents=True)
     return run_dir
-
-
-def _start_learner_process(
-    run_dir: Path, config: RunConfig, demos: Path | None
-) -> tuple[subprocess.Popen, str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "robot_rl.runtime.learner_main",
-        str(run_dir),
-        "--parent-pid",
-        str(os.getpid()),
-    ]
-    if demos is not None:
-        cmd += ["--demos", str(demos)]
-    log = (run_dir / "learner.log").open("w")
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    info_path = run_dir / "learner.json"
-    deadline = time.monotonic() + config.runtime.startup_timeout_s
-    while not info_path.exists():
-        if proc.poll() is not None:
-            tail = (run_dir / "learner.log").read_text()[-3000:]
-            raise LearnerStartError(f"learner process exited with code {proc.returncode}:\n{tail}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise LearnerStartError(
-                f"learner did not start within {config.runtime.startup_timeout_s:.0f} s"
-            )
-        time.sleep(0.05)
-    return proc, json.loads(info_path.read_text())["address"]
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -97,9 +63,20 @@ def train(
     run_dir: Path | None = None,
     demos: Path | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Run a whole training run; returns the final result (also written to result.json)."""
+    """Run a whole training run; returns the final result (also written to result.json).
+
+    With ``resume``, ``run_dir`` is an existing run: its config must equal ``config`` but for
+    ``train.env_steps``; demos, episodes, checkpoints and metrics are continued.
+    """
     configure_threads(config.runtime.torch_threads)
+    if resume:
+        if run_dir is None or not (run_dir / "config.yaml").is_file():
+            raise ResumeError(f"cannot resume {run_dir}: not a run directory (no config.yaml)")
+        check_resumable(load_yaml(RunConfig, run_dir / "config.yaml"), config, where=run_dir)
+        if demos is None and (run_dir / "demos" / "zarr.json").is_file():
+            demos = run_dir / "demos"
     run_dir = run_dir or make_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_yaml(config, run_dir / "config.yaml")
@@ -122,7 +99,7 @@ def train(
         stats = None
     else:
         policy, stats = _train_online(
-            config, env, spec, action_dim, demos, run_dir, progress=progress
+            config, env, spec, action_dim, demos, run_dir, progress=progress, resume=resume
         )
 
     result = final_evaluation(config, policy, run_dir, progress=progress)
@@ -150,16 +127,17 @@ def _train_online(
     run_dir: Path,
     *,
     progress: bool,
+    resume: bool = False,
 ) -> tuple[Any, ActorStats]:
     rt = config.runtime
     learner_thread: threading.Thread | None = None
-    proc: subprocess.Popen | None = None
+    supervisor: LearnerSupervisor | None = None
     if rt.transport == "zmq":
         from robot_rl.runtime.transport import ZmqActorEndpoint
 
-        proc, address = _start_learner_process(run_dir, config, demos)
+        supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
         transport: Any = ZmqActorEndpoint(
-            address,
+            supervisor.address,
             heartbeat_interval_s=rt.heartbeat_interval_s,
             heartbeat_timeout_s=rt.heartbeat_timeout_s,
         )
@@ -170,20 +148,23 @@ def _train_online(
         transport, learner_end = InProcessTransport.pair(
             heartbeat_interval_s=rt.heartbeat_interval_s, heartbeat_timeout_s=rt.heartbeat_timeout_s
         )
-        learner = build_learner(run_dir, learner_end, demos_path=demos)
+        learner = build_learner(run_dir, learner_end, demos_path=demos, resume=resume)
         learner_thread = threading.Thread(target=learner.run, name="learner", daemon=True)  # type: ignore[attr-defined]
         learner_thread.start()
 
     digest = config_hash(config)
     policy = make_policy(config, spec, action_dim)
-    store = BackgroundEpisodeWriter(
-        EpisodeStore.create(
-            run_dir / "episodes",
-            obs_spec=spec,
-            action_dim=action_dim,
-            attrs={"task": config.task, "config_hash": digest},
-        )
+    episodes_done, steps_done = stored_progress(run_dir / "episodes") if resume else (0, 0)
+    episode_store = EpisodeStore.create(
+        run_dir / "episodes",
+        obs_spec=spec,
+        action_dim=action_dim,
+        attrs={"task": config.task, "config_hash": digest},
+        exist_ok=resume,
     )
+    if resume:  # the writer of any .tmp-* group was the killed actor: nobody is writing it
+        episode_store.cleanup_incomplete(min_age_s=0.0)
+    store = BackgroundEpisodeWriter(episode_store)
     actor_metrics = MetricsLogger(run_dir / "metrics", "actor", tensorboard_dir=run_dir / "tb")
     eval_metrics = MetricsLogger(run_dir / "metrics", "eval", tensorboard_dir=run_dir / "tb")
     hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest)
@@ -194,7 +175,8 @@ def _train_online(
         policy,
         transport,
         config_hash=digest,
-        seed=config.seed,
+        # Resumed: episode k of the run keeps its reset seed, seed + k.
+        seed=config.seed + episodes_done,
         store=store,
         updates_per_env_step=tr.updates_per_env_step,
         learning_starts=tr.learning_starts,
@@ -210,12 +192,20 @@ def _train_online(
             },
         ),
     )
+    actor.stats.env_steps, actor.stats.episodes = steps_done, episodes_done
+    policy_path = run_dir / "policy.safetensors"
+    if resume and policy_path.exists():
+        tensors, meta = load_policy(policy_path)
+        actor.adopt_weights(tensors, int(meta.get("weights_version", 0)))
     eval_env = make_env(config, seed=config.seed + 1)
     bar = _progress_bar(tr.env_steps, progress)
+    bar.update(steps_done)
     last_eval = {"success_rate": float("nan")}
 
     def on_step(stats: ActorStats) -> None:
         bar.update(1)
+        if supervisor is not None:
+            _supervise(supervisor, actor, pause=rt.on_learner_loss == "pause")
         if (
             tr.eval_every
             and stats.env_steps % tr.eval_every == 0
@@ -244,16 +234,25 @@ def _train_online(
         bar.close()
         store.close()
         transport.send(Control(command="stop"))
-        _wait_for_learner(proc, learner_thread, transport, timeout_s=120.0)
+        _wait_for_learner(
+            supervisor.proc if supervisor else None, learner_thread, transport, timeout_s=120.0
+        )
         transport.close()
         actor_metrics.close()
         eval_metrics.close()
         eval_env.close()
-    policy_path = run_dir / "policy.safetensors"
     if policy_path.exists():
         tensors, _meta = load_policy(policy_path)
         policy.load_state_dict(tensors)
     return policy, stats
+
+
+def _supervise(supervisor: LearnerSupervisor, actor: Actor, *, pause: bool) -> None:
+    """Restart a dead learner; with ``pause``, hold between steps until it is heard again."""
+    supervisor.check()
+    while pause and not actor.stop_requested and not actor.transport.peer_alive():
+        actor.poll_messages(timeout_s=0.05)
+        supervisor.check()
 
 
 def _wait_for_learner(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from robot_rl.data.replay import MixedSampler, ReplayBuffer
 from robot_rl.run_config import TrainConfig
@@ -56,7 +57,9 @@ class Learner:
         self.weights_version = 0
         self.steps_received = 0
         self.dropped_steps = 0
+        self.actor_env_steps = 0  # the actor's own count, from its episode metrics
         self.stop_requested = False
+        self.resumed = False  # set by restore(): push the restored weights on start
         self._expected_t: int | None = None  # next step index of the open episode, None if none
         self._last_update_metrics: dict[str, float] = {}
         self._started = clock()
@@ -67,6 +70,9 @@ class Learner:
         if isinstance(msg, Step):
             self._add_step(msg)
         elif isinstance(msg, Metrics):
+            reported = msg.values.get("actor/env_steps")
+            if reported is not None and np.isfinite(reported):
+                self.actor_env_steps = max(self.actor_env_steps, int(reported))
             if self.metrics is not None:
                 self.metrics.log(self.steps_received, msg.values, step_name="env_steps")
         elif isinstance(msg, Control) and msg.command == "stop":
@@ -104,7 +110,10 @@ class Learner:
         ratio = self.train.updates_per_env_step
         if ratio <= 0:
             return True
-        allowed = ratio * (self.steps_received - self.train.learning_starts + 1)
+        # Steps lost or dropped (a learner restart, a gap) still count: the actor paces on its
+        # own step count, and waiting for steps that will never come would stall both sides.
+        seen = max(self.steps_received + self.dropped_steps, self.actor_env_steps)
+        allowed = ratio * (seen - self.train.learning_starts + 1)
         return self.updates < allowed
 
     def update_once(self) -> dict[str, float]:
@@ -134,14 +143,11 @@ class Learner:
 
     def checkpoint(self) -> None:
         """Checkpoint the full learner state and write the current policy file."""
-        state = {
-            "agent": self.agent.state_dict(),
-            "updates": self.updates,
-            "weights_version": self.weights_version,
-            "steps_received": self.steps_received,
-        }
         save_checkpoint(
-            self.run_dir / "checkpoints", self.updates, state, keep=self.train.keep_checkpoints
+            self.run_dir / "checkpoints",
+            self.updates,
+            self.state_dict(),
+            keep=self.train.keep_checkpoints,
         )
         save_policy(
             self.run_dir / "policy.safetensors",
@@ -150,9 +156,46 @@ class Learner:
             config_hash=self.config_hash,
         )
 
+    def state_dict(self) -> dict[str, Any]:
+        """The learner's whole state but replay (rebuilt from the episode stores on resume)."""
+        return {
+            "agent": self.agent.state_dict(),
+            "updates": self.updates,
+            "weights_version": self.weights_version,
+            "steps_received": self.steps_received,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "online_replay": self.online.rng.bit_generator.state,
+                "demo_replay": self.sampler.demo.rng.bit_generator.state,
+            },
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint: agent, counters and RNG states.
+
+        The weights version jumps past every push the dead learner could have made after
+        this checkpoint, so the actor (which keeps its newest weights) takes the next push.
+        """
+        self.agent.load_state_dict(state["agent"])
+        self.updates = int(state["updates"])
+        pushes_between_checkpoints = -(
+            -self.train.checkpoint_every // self.train.weights_push_every
+        )
+        self.weights_version = int(state["weights_version"]) + pushes_between_checkpoints + 1
+        rng = state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "online_replay" in rng:
+            self.online.rng.bit_generator.state = rng["online_replay"]
+        if "demo_replay" in rng:
+            self.sampler.demo.rng.bit_generator.state = rng["demo_replay"]
+        self.resumed = True
+
     def run(self) -> None:
         """Serve until the actor says stop (or ``should_exit`` says so)."""
-        last_log = 0
+        last_log = self.updates
+        if self.resumed:
+            self.push_weights()
         while not self.stop_requested and not self.should_exit():
             msg = self.transport.recv(0.0 if self.may_update() else 0.01)
             while msg is not None:

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from robot_rl.config import config_hash, load_yaml
 from robot_rl.envs.spec import spec_from_json
@@ -19,12 +20,33 @@ from robot_rl.run_config import RunConfig
 from robot_rl.runtime.build import configure_threads
 
 
-def build_learner(run_dir: Path, transport: object, *, demos_path: Path | None) -> object:
-    """A Learner for the run in ``run_dir`` over ``transport`` (shared with in-process runs)."""
-    from robot_rl.data.episode_store import EpisodeStore
+def _readable_episodes(path: Path) -> list[Any]:
+    """Every readable episode of a store; damaged ones are reported and skipped."""
+    from robot_rl.data.episode_store import EpisodeStore, EpisodeStoreError
+
+    store = EpisodeStore.open(path)
+    episodes = []
+    for episode_id in store.episode_ids():
+        try:
+            episodes.append(store.read_episode(episode_id))
+        except EpisodeStoreError as err:
+            print(f"replay: skipping {err}", flush=True)
+    return episodes
+
+
+def build_learner(
+    run_dir: Path, transport: object, *, demos_path: Path | None, resume: bool = False
+) -> object:
+    """A Learner for the run in ``run_dir`` over ``transport`` (shared with in-process runs).
+
+    With ``resume`` the online replay is rebuilt from ``run_dir/episodes`` and the agent,
+    counters and RNG states come from the newest readable checkpoint (fresh networks, said
+    loudly, when the run has none yet).
+    """
     from robot_rl.runtime.build import make_agent, make_replay
     from robot_rl.runtime.learner import Learner
     from robot_rl.runtime.metrics import MetricsLogger
+    from robot_rl.runtime.resume import latest_checkpoint
 
     config = load_yaml(RunConfig, run_dir / "config.yaml")
     spec, action_dim = spec_from_json(
@@ -33,16 +55,20 @@ def build_learner(run_dir: Path, transport: object, *, demos_path: Path | None) 
     agent = make_agent(config, spec, action_dim)
     demo_buffer = make_replay(spec, action_dim, 1, seed=config.seed + 1)
     if demos_path is not None:
-        store = EpisodeStore.open(demos_path)
-        episodes = list(store.iter_episodes())
+        episodes = _readable_episodes(demos_path)
         demo_buffer = make_replay(
             spec, action_dim, max(1, sum(len(e) for e in episodes)), seed=config.seed + 1
         )
         for episode in episodes:
             demo_buffer.add_episode(episode)
     online = make_replay(spec, action_dim, config.train.replay_capacity, seed=config.seed + 2)
+    online_steps = 0
+    if resume and (run_dir / "episodes" / "zarr.json").is_file():
+        for episode in _readable_episodes(run_dir / "episodes"):
+            online.add_episode(episode)
+            online_steps += len(episode)
     metrics = MetricsLogger(run_dir / "metrics", "learner", tensorboard_dir=run_dir / "tb")
-    return Learner(
+    learner = Learner(
         agent,
         transport,
         demo_buffer=demo_buffer,
@@ -54,6 +80,17 @@ def build_learner(run_dir: Path, transport: object, *, demos_path: Path | None) 
         config_hash=config_hash(config),
         metrics=metrics,
     )
+    if resume:
+        found = latest_checkpoint(run_dir / "checkpoints")
+        if found is None:
+            print("resume: no checkpoint yet, the networks start fresh", flush=True)
+        else:
+            learner.restore(found[1])
+            print(f"resume: restored {found[0]} ({learner.updates} updates)", flush=True)
+        # The actor counts env steps from the stored transitions; so does pacing here.
+        learner.steps_received = online_steps
+        print(f"resume: online replay rebuilt with {online_steps} transitions", flush=True)
+    return learner
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         "--bind", default=None, help="address to bind (default: runtime.learner_address)"
     )
     parser.add_argument("--demos", type=Path, default=None, help="demonstration episode store")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest readable checkpoint, replay rebuilt from episodes/",
+    )
     parser.add_argument(
         "--parent-pid", type=int, default=None, help="exit when this process is gone"
     )
@@ -78,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat_interval_s=config.runtime.heartbeat_interval_s,
         heartbeat_timeout_s=config.runtime.heartbeat_timeout_s,
     )
-    learner = build_learner(args.run_dir, endpoint, demos_path=args.demos)
+    learner = build_learner(args.run_dir, endpoint, demos_path=args.demos, resume=args.resume)
     parent = args.parent_pid
 
     def parent_gone() -> bool:

@@ -1,0 +1,118 @@
+"""The learner child process: start it, notice when it dies, restart it from its checkpoint.
+
+A learner killed mid-run (OOM, ``kill -9``, a CUDA fault) must not stop the robot: the actor
+keeps acting with its last weights (or pauses, ``runtime.on_learner_loss``) while the
+supervisor restarts the learner with ``--resume`` on the same address, so the actor's zmq
+socket reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from robot_rl.run_config import RunConfig
+
+
+class LearnerStartError(RuntimeError):
+    """The learner process did not come up."""
+
+
+def spawn_learner(
+    run_dir: Path,
+    demos: Path | None,
+    *,
+    resume: bool = False,
+    bind: str | None = None,
+) -> subprocess.Popen:
+    """Start ``robot_rl.runtime.learner_main`` without waiting for it (log: learner.log)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "robot_rl.runtime.learner_main",
+        str(run_dir),
+        "--parent-pid",
+        str(os.getpid()),
+    ]
+    if demos is not None:
+        cmd += ["--demos", str(demos)]
+    if resume:
+        cmd.append("--resume")
+    if bind is not None:
+        cmd += ["--bind", bind]
+    # A dead learner's address file must not be taken as the new one's.
+    (run_dir / "learner.json").unlink(missing_ok=True)
+    with (run_dir / "learner.log").open("a") as log:
+        return subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+
+
+def start_learner_process(
+    run_dir: Path,
+    config: RunConfig,
+    demos: Path | None,
+    *,
+    resume: bool = False,
+) -> tuple[subprocess.Popen, str]:
+    """Start the learner and wait until it is bound; returns the process and its address."""
+    proc = spawn_learner(run_dir, demos, resume=resume)
+    info_path = run_dir / "learner.json"
+    deadline = time.monotonic() + config.runtime.startup_timeout_s
+    while not info_path.exists():
+        if proc.poll() is not None:
+            tail = (run_dir / "learner.log").read_text()[-3000:]
+            raise LearnerStartError(f"learner process exited with code {proc.returncode}:\n{tail}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise LearnerStartError(
+                f"learner did not start within {config.runtime.startup_timeout_s:.0f} s"
+            )
+        time.sleep(0.05)
+    return proc, str(json.loads(info_path.read_text())["address"])
+
+
+class LearnerSupervisor:
+    """Owns the learner process; ``check()`` restarts it (resumed, same address) when it died."""
+
+    def __init__(
+        self, run_dir: Path, config: RunConfig, demos: Path | None, *, resume: bool = False
+    ) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.demos = demos
+        self.restarts = 0
+        self.proc, self.address = start_learner_process(run_dir, config, demos, resume=resume)
+
+    def alive(self) -> bool:
+        """Whether the learner process is running."""
+        return self.proc.poll() is None
+
+    def check(self) -> bool:
+        """Restart a dead learner without waiting for it; True when a restart happened.
+
+        The actor goes on meanwhile; its socket reconnects once the learner is bound again.
+        Raises LearnerStartError after ``runtime.max_learner_restarts`` restarts (a learner
+        that cannot come up, e.g. every checkpoint unreadable, dies again and counts).
+        """
+        if self.alive():
+            return False
+        limit = self.config.runtime.max_learner_restarts
+        if self.restarts >= limit:
+            raise LearnerStartError(
+                f"learner died (exit code {self.proc.returncode}) after {limit} restarts; "
+                f"see {self.run_dir / 'learner.log'}"
+            )
+        self.restarts += 1
+        print(
+            f"learner exited with code {self.proc.returncode}; restart {self.restarts}/{limit} "
+            f"from its last checkpoint on {self.address}",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.proc = spawn_learner(self.run_dir, self.demos, resume=True, bind=self.address)
+        return True

@@ -1,0 +1,104 @@
+"""Resume and fault tolerance on the twin: a killed learner is restarted, a run is continued."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from robot_rl.config import from_dict
+from robot_rl.data.episode_store import EpisodeStore
+from robot_rl.run_config import RunConfig
+from robot_rl.runtime.checkpoint import list_checkpoints, save_checkpoint
+from robot_rl.runtime.launch import ResumeError, train
+from robot_rl.runtime.metrics import read_jsonl
+from robot_rl.runtime.resume import check_resumable, latest_checkpoint
+
+
+def tiny_config(tmp_path: Path, **train: int) -> RunConfig:
+    return from_dict(
+        RunConfig,
+        {
+            "name": "r",
+            "runs_dir": str(tmp_path),
+            "env": {"obs_mode": "state", "max_episode_steps": 20},
+            "sac": {"critic_ensemble_size": 2, "utd_ratio": 1, "batch_size": 16,
+                    "hidden_dims": [32, 32]},
+            "demos": {"num_episodes": 2},
+            "train": {"env_steps": 160, "learning_starts": 20, "weights_push_every": 10,
+                      "checkpoint_every": 30, "eval_every": 0, "final_eval_episodes": 1,
+                      "max_steps_ahead": 20, "video": False, **train},
+            "runtime": {"transport": "zmq", "heartbeat_timeout_s": 3.0},
+        },
+    )  # fmt: skip
+
+
+def test_config_difference_is_named_and_env_steps_may_change(tmp_path: Path) -> None:
+    saved = tiny_config(tmp_path)
+    check_resumable(saved, tiny_config(tmp_path, env_steps=999), where=tmp_path)
+    other = tiny_config(tmp_path)
+    other.sac.batch_size = 64
+    with pytest.raises(ResumeError, match=r"sac\.batch_size: 16 -> 64"):
+        check_resumable(saved, other, where=tmp_path)
+
+
+def test_truncated_checkpoint_is_refused_and_the_previous_one_used(tmp_path: Path) -> None:
+    ckpts = tmp_path / "checkpoints"
+    for updates in (10, 20):
+        save_checkpoint(ckpts, updates, {"agent": {"w": torch.ones(3)}, "updates": updates})
+    newest = list_checkpoints(ckpts)[-1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    messages: list[str] = []
+    found = latest_checkpoint(ckpts, log=messages.append)
+    assert found is not None and found[1]["updates"] == 10
+    assert messages and str(newest) in messages[0] and "truncated or corrupt" in messages[0]
+    list_checkpoints(ckpts)[0].write_bytes(b"junk")
+    with pytest.raises(ResumeError, match="no readable checkpoint"):
+        latest_checkpoint(ckpts, log=messages.append)
+
+
+def _kill_learner_after_first_checkpoint(run: Path, killed: list[int]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if list_checkpoints(run / "checkpoints") and (run / "learner.json").exists():
+            pid = int(json.loads((run / "learner.json").read_text())["pid"])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            return
+        time.sleep(0.05)
+
+
+def test_killed_learner_is_restarted_and_a_run_resumes_without_a_jump(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_learner_after_first_checkpoint, args=(run, killed))
+    killer.start()
+    first = train(tiny_config(tmp_path), run_dir=run, progress=False)
+    killer.join()
+    assert killed, "the learner was never killed"
+    log = (run / "learner.log").read_text()
+    assert "resume: restored" in log and "learner done" in log
+    assert first["env_steps"] == 160 and first["learner_updates"] >= 30
+    updates_before = json.loads((run / "result.json").read_text())["learner_updates"]
+
+    # A different config is refused, naming the field; a longer budget resumes the run.
+    changed = tiny_config(tmp_path, env_steps=240)
+    changed.sac.discount = 0.5
+    with pytest.raises(ResumeError, match=r"sac\.discount"):
+        train(changed, run_dir=run, progress=False, resume=True)
+    stored = EpisodeStore.open(run / "episodes")
+    steps_stored = sum(stored.episode_attrs(i)["length"] for i in stored.episode_ids())
+    second = train(tiny_config(tmp_path, env_steps=240), run_dir=run, progress=False, resume=True)
+    assert second["env_steps"] == 240
+    assert second["learner_updates"] >= updates_before
+    rows = [r["step"] for r in read_jsonl(run / "metrics" / "actor.jsonl")]
+    assert rows == sorted(rows) and rows[-1] <= 240
+    resumed = [r for r in rows if r > steps_stored]
+    assert resumed and resumed[0] - steps_stored <= 20  # counting went on from the store
+    assert len(EpisodeStore.open(run / "demos")) == 2  # demos reused, not re-recorded
