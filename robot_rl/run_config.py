@@ -11,6 +11,7 @@ from robot_rl_sim.config import TwinConfig
 from robot_rl.agents.bc import BCConfig
 from robot_rl.agents.sac import SACConfig
 from robot_rl.config import load_yaml
+from robot_rl.runtime.hil import HilConfig
 
 
 @dataclass
@@ -43,6 +44,8 @@ class TrainConfig:
     """Online transitions in replay before the first update."""
     replay_capacity: int = 200_000
     """Online replay capacity in transitions."""
+    intervention_capacity: int = 20_000
+    """Room in the demo buffer for human interventions (HIL-SERL), in transitions."""
     updates_per_env_step: float = 1.0
     """Twin pacing: the actor waits when it is this ratio ahead of the learner (no effect on a real robot, where time paces)."""
     max_steps_ahead: int = 200
@@ -115,6 +118,7 @@ class RunConfig:
     bc: BCConfig = field(default_factory=BCConfig)
     demos: DemoConfig = field(default_factory=DemoConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    hil: HilConfig = field(default_factory=HilConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 

@@ -17,6 +17,7 @@ import torch
 from robot_rl.data.replay import MixedSampler, ReplayBuffer
 from robot_rl.run_config import TrainConfig
 from robot_rl.runtime.checkpoint import save_checkpoint, save_policy
+from robot_rl.runtime.hil import InterventionRouter
 from robot_rl.runtime.metrics import MetricsLogger
 from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
 
@@ -41,8 +42,10 @@ class Learner:
         metrics: MetricsLogger | None = None,
         clock: Callable[[], float] = time.monotonic,
         should_exit: Callable[[], bool] = lambda: False,
+        router: InterventionRouter | None = None,
     ) -> None:
         self.agent = agent
+        self.router = router
         self.transport = transport
         self.online = online_buffer
         self.sampler = MixedSampler(demo_buffer, online_buffer, demo_fraction=demo_fraction)
@@ -99,6 +102,8 @@ class Learner:
             intervened=step.intervened,
             source=step.source,
         )
+        if self.router is not None:
+            self.router.route(step)  # HIL-SERL: interventions also become demonstrations
         self.steps_received += 1
         self._expected_t = None if (step.terminated or step.truncated) else step.t + 1
 

@@ -44,6 +44,7 @@ def build_learner(
     loudly, when the run has none yet).
     """
     from robot_rl.runtime.build import make_agent, make_replay
+    from robot_rl.runtime.hil import InterventionRouter
     from robot_rl.runtime.learner import Learner
     from robot_rl.runtime.metrics import MetricsLogger
     from robot_rl.runtime.resume import latest_checkpoint
@@ -53,14 +54,14 @@ def build_learner(
         json.loads((run_dir / "spec.json").read_text()), where=str(run_dir / "spec.json")
     )
     agent = make_agent(config, spec, action_dim)
-    demo_buffer = make_replay(spec, action_dim, 1, seed=config.seed + 1)
-    if demos_path is not None:
-        episodes = _readable_episodes(demos_path)
-        demo_buffer = make_replay(
-            spec, action_dim, max(1, sum(len(e) for e in episodes)), seed=config.seed + 1
-        )
-        for episode in episodes:
-            demo_buffer.add_episode(episode)
+    episodes = _readable_episodes(demos_path) if demos_path is not None else []
+    # HIL-SERL: interventions stream into the demo buffer too, so it needs room beyond the demos.
+    room = config.train.intervention_capacity if config.hil.hil_serl else 0
+    demo_buffer = make_replay(
+        spec, action_dim, max(1, sum(len(e) for e in episodes) + room), seed=config.seed + 1
+    )
+    for episode in episodes:
+        demo_buffer.add_episode(episode)
     online = make_replay(spec, action_dim, config.train.replay_capacity, seed=config.seed + 2)
     online_steps = 0
     if resume and (run_dir / "episodes" / "zarr.json").is_file():
@@ -75,7 +76,8 @@ def build_learner(
         online_buffer=online,
         train=config.train,
         batch_size=config.sac.batch_size,
-        demo_fraction=config.sac.demo_fraction if len(demo_buffer) else 0.0,
+        demo_fraction=config.sac.demo_fraction,  # all online while the demo buffer is empty
+        router=InterventionRouter(demo_buffer, enabled=config.hil.hil_serl),
         run_dir=run_dir,
         config_hash=config_hash(config),
         metrics=metrics,
