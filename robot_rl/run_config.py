@@ -97,6 +97,8 @@ class RuntimeConfig:
     """When the learner is silent: continue acting with the last weights, or pause between steps until it is back."""
     max_learner_restarts: int = 10
     """A dead learner process is restarted from its last checkpoint at most this many times."""
+    partial_episode: Literal["discard", "truncate"] = "discard"
+    """The episode running when the actor stops (budget reached, stop, Ctrl-C): discard drops it; truncate stores it with its last step marked truncated (atomically, like any episode)."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -70,6 +70,7 @@ class EpisodeRecorder:
         self.intervened: list[bool] = []
         self.sources: list[int] = []
         self.timestamps: list[float] = [timestamp]
+        self.finished = False
 
     def add(self, step: Step) -> None:
         """Append one step (its next_obs becomes the next observation row)."""
@@ -83,8 +84,21 @@ class EpisodeRecorder:
         self.sources.append(step.source)
         self.timestamps.append(step.timestamp)
 
+    def complete_steps(self) -> int:
+        """Drop a step that an interrupt left half-appended; returns the steps kept."""
+        per_step: list[list[Any]] = [self.actions, self.rewards, self.terminated,
+                                     self.truncated, self.intervened, self.sources]  # fmt: skip
+        per_obs: list[list[Any]] = [*self.observations.values(), self.timestamps]  # T+1 rows
+        steps = min(*(len(v) for v in per_step), *(len(v) - 1 for v in per_obs))
+        for seq in per_step:
+            del seq[steps:]
+        for rows in per_obs:
+            del rows[steps + 1 :]
+        return steps
+
     def finish(self, info: dict[str, Any]) -> Episode:
         """The recorded Episode."""
+        self.finished = True
         action_dim = self.actions[0].shape[0] if self.actions else 0
         return Episode(
             observations={k: np.stack(v) for k, v in self.observations.items()},
@@ -135,10 +149,14 @@ class Actor:
         mixer: Any | None = None,
         controls: Any | None = None,
         on_step: Callable[[dict[str, np.ndarray], Step, ActorStats], None] | None = None,
+        partial_episode: Literal["discard", "truncate"] = "discard",
     ) -> None:
         """``mixer``: an InterventionMixer (robot_rl.runtime.hil) choosing policy or human per
         step; ``controls``: RunControls (pause, latched e-stop, reset) checked before every
-        env step; ``on_step(next_obs, step, stats)``: called after each step (dashboard)."""
+        env step; ``on_step(next_obs, step, stats)``: called after each step (dashboard);
+        ``partial_episode``: what becomes of the episode running when ``run`` stops (stop
+        request, step budget, KeyboardInterrupt): dropped, or finished with its last step
+        marked truncated and written like any other episode."""
         self.env = env
         self.policy = policy
         self.transport = transport
@@ -152,6 +170,7 @@ class Actor:
         self.stats = ActorStats()
         self.stop_requested = False
         self._rng = np.random.default_rng(seed)
+        self._open: tuple[EpisodeRecorder | None, float] = (None, 0.0)
         self._seed = seed
         self._has_weights = False
         self._peer_alive = False
@@ -159,6 +178,11 @@ class Actor:
         self.mixer = mixer
         self.controls = controls
         self.on_step = on_step
+        if partial_episode not in ("discard", "truncate"):
+            raise ValueError(
+                f"partial_episode must be discard or truncate, got {partial_episode!r}"
+            )
+        self.partial_episode = partial_episode
 
     # -- messages -------------------------------------------------------------------------
     def poll_messages(self, timeout_s: float = 0.0) -> None:
@@ -243,6 +267,25 @@ class Actor:
         recorder = EpisodeRecorder(obs, self.clock())
         t = 0
         ep_return = 0.0
+        try:
+            self._run_loop(env_steps, progress, episode_id, obs, recorder, t, ep_return)
+        except KeyboardInterrupt:
+            self._end_partial()
+            raise
+        self._end_partial()
+        return self.stats
+
+    def _run_loop(
+        self,
+        env_steps: int,
+        progress: Callable[[ActorStats], None] | None,
+        episode_id: int,
+        obs: dict[str, np.ndarray],
+        recorder: EpisodeRecorder,
+        t: int,
+        ep_return: float,
+    ) -> None:
+        self._open = (recorder, ep_return)
         while self.stats.env_steps < env_steps and not self.stop_requested:
             self.poll_messages()
             self._pace()
@@ -256,6 +299,7 @@ class Actor:
                     episode_id, t, ep_return = episode_id + 1, 0, 0.0
                     obs, _ = self.env.reset(seed=self._seed + episode_id)
                     recorder = EpisodeRecorder(obs, self.clock())
+                    self._open = (recorder, 0.0)
                     if self.mixer is not None:
                         self.mixer.reset()
             action = self.choose_action(obs)
@@ -283,6 +327,7 @@ class Actor:
             recorder.add(step)
             self.stats.env_steps += 1
             ep_return += float(reward)
+            self._open = (recorder, ep_return)
             t += 1
             obs = next_obs
             if self.on_step is not None:
@@ -295,11 +340,24 @@ class Actor:
                 ep_return = 0.0
                 obs, _ = self.env.reset(seed=self._seed + episode_id)
                 recorder = EpisodeRecorder(obs, self.clock())
+                self._open = (recorder, 0.0)
                 if self.mixer is not None:
                     self.mixer.reset()
             if progress is not None:
                 progress(self.stats)
-        return self.stats
+
+    def _end_partial(self) -> None:
+        """The episode open when ``run`` stopped: written truncated, or dropped (discard)."""
+        recorder, ep_return = self._open
+        self._open = (None, 0.0)
+        if self.partial_episode == "discard" or recorder is None or recorder.finished:
+            return
+        steps = recorder.complete_steps()
+        if steps == 0:
+            return
+        if not recorder.terminated[-1]:
+            recorder.truncated[-1] = True  # ended by the stop, not by the task
+        self._finish_episode(recorder.finish({"partial": True}), ep_return)
 
     def _finish_episode(self, episode: Episode, ep_return: float) -> None:
         self.stats.episodes += 1

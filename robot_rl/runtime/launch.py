@@ -182,6 +182,7 @@ def _train_online(
         learning_starts=tr.learning_starts,
         max_steps_ahead=tr.max_steps_ahead,
         hello=hello,
+        partial_episode=rt.partial_episode,
         on_episode=lambda ep, st: actor_metrics.log(
             st.env_steps,
             {
