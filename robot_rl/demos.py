@@ -4,16 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from robot_rl import keys
 from robot_rl.config import config_hash
+from robot_rl.data.episode import Episode
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import EpisodeRecorder, scalar_info
 from robot_rl.runtime.build import env_spec, make_env
 from robot_rl.runtime.protocol import Step
+
+
+def record_expert_episode(
+    env: gym.Env, expert: Any, *, seed: int, source: int, control_hz: float
+) -> Episode:
+    """One episode of a scripted expert (``reset()``/``act()``) from ``env.reset(seed=seed)``.
+
+    Timestamps are simulated time (s) at ``control_hz``; every step carries ``source``.
+    """
+    obs, _ = env.reset(seed=seed)
+    expert.reset()
+    recorder = EpisodeRecorder(obs, 0.0)
+    t, done = 0, False
+    info: dict[str, Any] = {}
+    while not done:
+        action = np.asarray(expert.act(), dtype=np.float32)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        recorder.add(
+            Step(
+                episode_id=seed, t=t, first_obs=None, action=action, reward=float(reward),
+                next_obs=next_obs, terminated=bool(terminated), truncated=bool(truncated),
+                intervened=False, source=source, timestamp=(t + 1) / control_hz,
+            )
+        )  # fmt: skip
+        t += 1
+        done = bool(terminated or truncated)
+    return recorder.finish(scalar_info(info))
 
 
 def record_demos(
@@ -51,35 +81,14 @@ def record_demos(
                 f"scripted expert gave {recorded}/{demos.num_episodes} successful demos "
                 f"in {attempts} attempts (demos.max_attempts)"
             )
-        obs, _ = env.reset(seed=demos.seed + attempts)
-        expert.reset()
+        episode = record_expert_episode(
+            env,
+            expert,
+            seed=demos.seed + attempts,
+            source=demo_code,
+            control_hz=config.env.control_hz,
+        )
         attempts += 1
-        recorder = EpisodeRecorder(obs, 0.0)
-        t = 0
-        done = False
-        info: dict = {}
-        while not done:
-            action = np.asarray(expert.act(), dtype=np.float32)
-            next_obs, reward, terminated, truncated, info = env.step(action)
-            t += 1
-            recorder.add(
-                Step(
-                    episode_id=attempts,
-                    t=t - 1,
-                    first_obs=None,
-                    action=action,
-                    reward=float(reward),
-                    next_obs=next_obs,
-                    terminated=bool(terminated),
-                    truncated=bool(truncated),
-                    intervened=False,
-                    source=demo_code,
-                    timestamp=t / config.env.control_hz,
-                )
-            )
-            obs = next_obs
-            done = bool(terminated or truncated)
-        episode = recorder.finish(scalar_info(info))
         if episode.success:
             store.write_episode(episode)
             recorded += 1

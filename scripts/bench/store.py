@@ -44,8 +44,7 @@ def render_twin_episodes(n: int, image_size: int, steps: int, seed: int) -> list
     """``n`` twin episodes in pixel mode (state + two cameras), driven by the noisy expert."""
     from robot_rl_sim import ScriptedExpert, TwinConfig, make_env
 
-    from robot_rl.runtime.actor import EpisodeRecorder, scalar_info
-    from robot_rl.runtime.protocol import Step
+    from robot_rl.demos import record_expert_episode
 
     cfg = replace(
         TwinConfig(),
@@ -58,31 +57,9 @@ def render_twin_episodes(n: int, image_size: int, steps: int, seed: int) -> list
     expert = ScriptedExpert(env, noise_std=0.3, seed=seed)  # type: ignore[arg-type]
     episodes = []
     for k in range(n):
-        obs, _ = env.reset(seed=seed + k)
-        expert.reset()
-        rec = EpisodeRecorder(obs, 0.0)
-        for t in range(steps):
-            action = expert.act()
-            next_obs, reward, terminated, truncated, info = env.step(action)
-            rec.add(
-                Step(
-                    episode_id=k,
-                    t=t,
-                    first_obs=None,
-                    action=action,
-                    reward=float(reward),
-                    next_obs=next_obs,
-                    terminated=bool(terminated),
-                    truncated=bool(truncated),
-                    intervened=False,
-                    source=0,
-                    timestamp=0.1 * (t + 1),
-                    info={},
-                )
-            )
-            if terminated or truncated:
-                break
-        episodes.append(rec.finish(scalar_info(info)))
+        episodes.append(
+            record_expert_episode(env, expert, seed=seed + k, source=0, control_hz=10.0)
+        )
     env.close()
     return episodes
 
