@@ -26,7 +26,7 @@ def test_pick_cube_state_learns(tmp_path: Path) -> None:
         ROOT / "configs" / "pick_cube_state.yaml",
         overrides=[
             f"runs_dir={tmp_path}",
-            "train.env_steps=1500",
+            "train.env_steps=2500",
             "train.eval_every=0",
             f"train.final_eval_episodes={EVAL_EPISODES}",
             "train.video=false",
@@ -39,7 +39,7 @@ def test_pick_cube_state_learns(tmp_path: Path) -> None:
         env, make_policy(config, spec, action_dim), episodes=EVAL_EPISODES, seed=config.seed
     )
     result = train(config, run_dir=tmp_path / "run", progress=False)
-    assert result["learner_updates"] >= 1000
+    assert result["learner_updates"] >= 2000
     assert result["final_success_rate"] >= untrained["success_rate"] + 0.5, (untrained, result)
 
 
