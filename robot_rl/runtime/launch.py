@@ -111,6 +111,7 @@ def train(
                 "weights_version": stats.weights_version,
                 "learner_updates": stats.learner_updates,
                 "train_success_rate_last20": stats.success_rate,
+                "pace_stalls": stats.pace_stalls,
             }
         )
     (run_dir / "result.json").write_text(json.dumps(result, indent=1))

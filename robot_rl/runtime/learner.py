@@ -19,9 +19,12 @@ from robot_rl.run_config import TrainConfig
 from robot_rl.runtime.checkpoint import save_checkpoint, save_policy
 from robot_rl.runtime.hil import InterventionRouter
 from robot_rl.runtime.metrics import MetricsLogger
-from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
+from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
 
 PROGRESS_EVERY = 10  # learner updates between progress messages (actor pacing)
+PROGRESS_RESEND_S = (
+    1.0  # progress is re-sent at least this often, so a lost message cannot stall pacing
+)
 
 
 class Learner:
@@ -66,6 +69,7 @@ class Learner:
         self._expected_t: int | None = None  # next step index of the open episode, None if none
         self._last_update_metrics: dict[str, float] = {}
         self._started = clock()
+        self._progress_sent_at = -float("inf")
 
     # -- data in --------------------------------------------------------------------------
     def handle(self, msg: Any) -> None:
@@ -80,6 +84,18 @@ class Learner:
                 self.metrics.log(self.steps_received, msg.values, step_name="env_steps")
         elif isinstance(msg, Control) and msg.command == "stop":
             self.stop_requested = True
+        elif isinstance(msg, Hello) and msg.role == "actor":
+            # A (re)connected actor missed whatever was sent before it connected (a ROUTER
+            # drops messages for unknown peers): the restored weights and the update count
+            # it paces on. Without them a resumed actor waited for progress it never heard.
+            if self.updates > 0 or self.resumed:
+                self.push_weights()
+            else:
+                self._send_progress()
+
+    def _send_progress(self) -> None:
+        self.transport.send(Metrics({"learner/updates": float(self.updates)}))
+        self._progress_sent_at = self.clock()
 
     def _add_step(self, step: Step) -> None:
         if step.t == 0:
@@ -128,7 +144,7 @@ class Learner:
         values = self.agent.update(batch)
         self.updates += 1
         if self.updates % PROGRESS_EVERY == 0:
-            self.transport.send(Metrics({"learner/updates": float(self.updates)}))
+            self._send_progress()
         if self.updates % self.train.weights_push_every == 0:
             self.push_weights()
         if self.updates % self.train.checkpoint_every == 0:
@@ -144,7 +160,7 @@ class Learner:
             config_hash=self.config_hash,
         )
         self.transport.send(msg)
-        self.transport.send(Metrics({"learner/updates": float(self.updates)}))
+        self._send_progress()
 
     def checkpoint(self) -> None:
         """Checkpoint the full learner state and write the current policy file."""
@@ -207,6 +223,8 @@ class Learner:
                 self.handle(msg)
                 msg = self.transport.recv(0.0)
             self.transport.maybe_heartbeat()
+            if self.clock() - self._progress_sent_at >= PROGRESS_RESEND_S:
+                self._send_progress()
             if self.stop_requested:
                 break
             if self.may_update():

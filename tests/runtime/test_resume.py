@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
-from robot_rl.config import from_dict
+from robot_rl.config import from_dict, save_yaml
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.checkpoint import list_checkpoints, save_checkpoint
@@ -102,3 +105,67 @@ def test_killed_learner_is_restarted_and_a_run_resumes_without_a_jump(tmp_path: 
     resumed = [r for r in rows if r > steps_stored]
     assert resumed and resumed[0] - steps_stored <= 20  # counting went on from the store
     assert len(EpisodeStore.open(run / "demos")) == 2  # demos reused, not re-recorded
+
+
+def _wait(predicate: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_run_resumes_after_the_actor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the actor (the CLI process): the orphaned learner exits, --resume goes on.
+
+    Regression: the resumed learner was ahead of its update allowance and silent, and its one
+    progress message went out before the actor connected, so the actor paced on an update
+    count of 0 and crawled at one step per stall timeout.
+    """
+    config = tiny_config(tmp_path, env_steps=100_000)
+    config_path = tmp_path / "crash.yaml"
+    save_yaml(config, config_path)
+    run = tmp_path / "run"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "robot_rl.cli", "train", str(config_path), "--run-dir", str(run),
+         "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        up = _wait(
+            lambda: (
+                (run / "learner.json").exists() and len(list_checkpoints(run / "checkpoints")) >= 2
+            ),
+            120,
+        )
+        assert up, "the run did not come up"
+        learner_pid = int(json.loads((run / "learner.json").read_text())["pid"])
+        os.kill(cli.pid, signal.SIGKILL)
+        cli.wait()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    # The orphaned learner notices that its parent is gone and exits on its own.
+    assert _wait(lambda: not Path(f"/proc/{learner_pid}").exists() or _zombie(learner_pid), 30)
+    stored = EpisodeStore.open(run / "episodes")
+    steps_stored = sum(stored.episode_attrs(i)["length"] for i in stored.episode_ids())
+    assert steps_stored > 0
+    result = train(
+        tiny_config(tmp_path, env_steps=steps_stored + 60), run_dir=run, progress=False,
+        resume=True,
+    )  # fmt: skip
+    assert result["env_steps"] == steps_stored + 60
+    assert result["pace_stalls"] == 0  # the actor heard the learner's progress at once
+    resumed = EpisodeStore.open(run / "episodes")
+    assert (
+        sum(resumed.episode_attrs(i)["length"] for i in resumed.episode_ids()) >= steps_stored + 40
+    )
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
