@@ -215,12 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``robot-rl``."""
     args = build_parser().parse_args(argv)
     from robot_rl.config import ConfigError
+    from robot_rl.data.episode_store import EpisodeStoreError
 
     try:
         return int(args.func(args))
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return 2
+    except EpisodeStoreError as err:  # e.g. a full disk: committed episodes are intact
+        print(f"episode store error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

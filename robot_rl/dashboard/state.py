@@ -72,6 +72,10 @@ class LabellingSink:
             self._last_id = episode_id if episode_id >= 0 else None
         return episode_id
 
+    def raise_if_failed(self) -> None:
+        """A failed background write (a full disk) raises here, before the next command."""
+        self.sink.raise_if_failed()
+
     def label_last(self, success: bool) -> int:
         """Label the last written episode; returns its id. Raises LookupError when none."""
         with self._lock:

@@ -11,7 +11,7 @@ import queue
 import threading
 
 from robot_rl.data.episode import Episode
-from robot_rl.data.episode_store import EpisodeStore
+from robot_rl.data.episode_store import EpisodeStore, EpisodeStoreError
 
 _STOP = object()
 
@@ -45,7 +45,14 @@ class BackgroundEpisodeWriter:
     def _raise_pending(self) -> None:
         if self._error is not None:
             err, self._error = self._error, None
-            raise RuntimeError(f"writing an episode to {self.store.path} failed: {err}") from err
+            raise EpisodeStoreError(
+                f"writing an episode to {self.store.path} failed: {err}"
+            ) from err
+
+    def raise_if_failed(self) -> None:
+        """Raise the worker's error now (the actor checks every step, so a full disk stops
+        the arm at once, not at the end of the next episode)."""
+        self._raise_pending()
 
     def write_episode(self, ep: Episode) -> int:
         """Queue ``ep``; blocks only when ``max_pending`` episodes are already waiting."""

@@ -415,6 +415,9 @@ class EpisodeStore:
         """Attributes of a committed episode: length, success, committed_at, info."""
         return _attrs(self._episode_group(episode_id))
 
+    def raise_if_failed(self) -> None:
+        """Writes here are synchronous: a failed one has already raised (EpisodeSink API)."""
+
     def read_episode(self, episode_id: int) -> Episode:
         """Read a committed episode; raises EpisodeStoreError naming it when damaged."""
         group = self._episode_group(episode_id)
@@ -454,7 +457,12 @@ class EpisodeStore:
             raise EpisodeStoreError(
                 f"array {name!r} has {arr.nchunks_initialized}/{arr.nchunks} chunk files"
             )
-        return np.asarray(arr[...])
+        try:
+            return np.asarray(arr[...])
+        except Exception as err:  # a corrupt chunk: zarr/numcodecs share no error base class
+            raise EpisodeStoreError(
+                f"array {name!r}: a chunk does not decode ({type(err).__name__}: {err})"
+            ) from err
 
     def iter_episodes(self) -> Iterator[Episode]:
         """Episodes committed when the iteration starts, in id order."""

@@ -37,6 +37,10 @@ class EpisodeSink(Protocol):
 
     def write_episode(self, ep: Episode) -> int: ...
 
+    def raise_if_failed(self) -> None:
+        """Raise a failed background write (a full disk) before the next command is sent."""
+        ...
+
 
 @dataclass
 class ActorStats:
@@ -287,6 +291,8 @@ class Actor:
     ) -> None:
         self._open = (recorder, ep_return)
         while self.stats.env_steps < env_steps and not self.stop_requested:
+            if self.store is not None:
+                self.store.raise_if_failed()  # disk full: no further command, the arm holds
             self.poll_messages()
             self._pace()
             if self.controls is not None:
