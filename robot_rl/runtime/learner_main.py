@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,27 @@ from robot_rl.config import config_hash, load_yaml
 from robot_rl.envs.spec import spec_from_json
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.build import configure_threads
+
+
+def episode_steps(episode: Any) -> Iterator[Any]:
+    """A stored episode as the Step messages that streamed it (``first_obs`` with ``t == 0``)."""
+    from robot_rl.runtime.protocol import Step
+
+    obs = episode.observations
+    for t in range(len(episode)):
+        yield Step(
+            episode_id=0,
+            t=t,
+            first_obs={k: v[0] for k, v in obs.items()} if t == 0 else None,
+            action=episode.actions[t],
+            reward=float(episode.rewards[t]),
+            next_obs={k: v[t + 1] for k, v in obs.items()},
+            terminated=bool(episode.terminated[t]),
+            truncated=bool(episode.truncated[t]),
+            intervened=bool(episode.intervened[t]),
+            source=int(episode.sources[t]),
+            timestamp=float(episode.timestamps[t + 1]),
+        )
 
 
 def _readable_episodes(path: Path) -> list[Any]:
@@ -63,11 +85,17 @@ def build_learner(
     for episode in episodes:
         demo_buffer.add_episode(episode)
     online = make_replay(spec, action_dim, config.train.replay_capacity, seed=config.seed + 2)
+    router = InterventionRouter(demo_buffer, enabled=config.hil.hil_serl)
     online_steps = 0
     if resume and (run_dir / "episodes" / "zarr.json").is_file():
         for episode in _readable_episodes(run_dir / "episodes"):
             online.add_episode(episode)
             online_steps += len(episode)
+            if router.enabled and episode.intervened.any():
+                for step in episode_steps(episode):  # as they were routed when they streamed in
+                    router.route(step)
+        if router.routed:
+            print(f"resume: {router.routed} intervention steps back in the demo buffer", flush=True)
     metrics = MetricsLogger(run_dir / "metrics", "learner", tensorboard_dir=run_dir / "tb")
     learner = Learner(
         agent,
@@ -77,7 +105,7 @@ def build_learner(
         train=config.train,
         batch_size=config.sac.batch_size,
         demo_fraction=config.sac.demo_fraction,  # all online while the demo buffer is empty
-        router=InterventionRouter(demo_buffer, enabled=config.hil.hil_serl),
+        router=router,
         run_dir=run_dir,
         config_hash=config_hash(config),
         metrics=metrics,

@@ -8,7 +8,7 @@ process) or the learner child (pid from RUN_DIR/learner.json). After each kill:
   an episode id listed before the kill that is missing or unreadable afterwards is lost;
 * after an actor kill, the run is continued with ``robot-rl train --resume RUN_DIR`` (the
   orphaned learner exits by itself once its parent is gone); a resume counts as a success when
-  a checkpoint newer than any before the kill appears;
+  a checkpoint newer than any before the kill appears and the actor commits a new episode;
 * after a learner kill, the supervisor in the CLI restarts the learner by itself; training
   continued when a newer checkpoint (more learner updates) appears.
 
@@ -210,8 +210,18 @@ def main() -> int:
             if target == "actor":
                 resumes_attempted += 1
                 proc = start(["train", "--resume", str(run), "--quiet"], log)
+                # Both sides go on: a newer checkpoint (the learner) and a newly committed
+                # episode (the actor). The learner alone can checkpoint while it catches up on
+                # stored steps, so a checkpoint is no proof that the actor acts again. Catching
+                # up on steps the actor ran while a learner was down may take a while (pacing).
+                episodes_at_resume = committed(stores["episodes"])
                 resumed = wait_for(
-                    lambda u=updates_before: newest_checkpoint_updates(run) > u, args.timeout, proc
+                    lambda u=updates_before, e=episodes_at_resume: (
+                        newest_checkpoint_updates(run) > u
+                        and bool(committed(stores["episodes"]) - e)
+                    ),
+                    2 * args.timeout,
+                    proc,
                 )
                 resumes_ok += int(resumed)
                 record["resumed"] = resumed
