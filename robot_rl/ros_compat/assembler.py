@@ -137,6 +137,15 @@ class ObservationAssembler:
                 for s in self.streams
             }
 
+    def safety_stream_times(self) -> dict[str, float]:
+        """Receive time (s) per stream under the safety layer's names (see
+        ``safety_config_for_cell``): ``joints``, ``tcp_pose``, ``tcp_twist``, camera names.
+        Streams that never arrived are left out (the layer treats them as stale)."""
+        names = {JOINT_STATES: "joints", TCP_POSE: "tcp_pose", TCP_TWIST: "tcp_twist"}
+        names.update({camera_stream(c): c for c in self.config.cameras})
+        with self._lock:
+            return {names[s]: v.received_s for s, v in self._latest.items() if s in names}
+
     def not_fresh_since(self, t_s: float) -> list[str]:
         """Streams without a message received at or after ``t_s`` (s)."""
         with self._lock:

@@ -1,16 +1,22 @@
 """A gymnasium env over message streams: the real cell (or the twin node) seen through ROS.
 
-The ROS actor node owns the subscriptions and publishers and hands this env three
-callables; the env owns the timing and the safety rules, so they are tested without ROS:
+The ROS actor node owns the subscriptions and publishers and hands this env two callables;
+the env owns the timing and the safety rules, so they are tested without ROS:
 
+- Every action goes through the core ``SafetyLayer`` (robot_rl.safety) before it becomes a
+  command: the layer clips it to the workspace box and step limits, or holds the arm on an
+  e-stop, stale streams, a bad state or a bad action. A held step publishes a hold command
+  (target = measured TCP, or a zero twist) and the last gripper command.
 - ``step`` sends one command, then waits until a control period has passed *and* every
   stream (cameras, joints, TCP, reward) has a message received after the command, at most
   ``step_timeout_s``. Stale or missing data never reaches the policy as if it were current:
   the env publishes a hold command and truncates the episode (``info["stale"]`` names the
   streams).
-- A human intervention (latest message younger than ``intervention_timeout_s``) replaces
-  the policy's action; ``info["intervened"]`` and ``info["executed_action"]`` say so.
-- A latched e-stop makes every step publish hold and truncate.
+- Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
+  (robot_rl.runtime.hil) in the actor; this env only executes.
+- ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
+  ``reset`` (which would move the arm) raises, or with ``wait_while_estopped`` waits for
+  ``release_estop`` (or ``cancel``).
 
 All times come from one injected clock (s); callbacks must stamp receive times with it.
 """
@@ -24,10 +30,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from robot_rl import keys
 from robot_rl.ros_compat.assembler import ObservationAssembler, Snapshot
-from robot_rl.ros_compat.config import CellConfig
+from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell
 from robot_rl.ros_compat.geometry import CommandMapper
 from robot_rl.ros_compat.messages import Float64, stamp_from_seconds
+from robot_rl.safety.layer import RobotState, SafetyLayer
 
 REWARD = "reward"
 
@@ -61,11 +69,18 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         *,
         publish: Callable[[object, Float64], None],
         request_reset: Callable[[], None],
-        reward: LatestValue,
-        intervention: LatestValue | None = None,
+        reward: LatestValue | None,
+        safety: SafetyLayer | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stamp_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        wait_while_estopped: bool = False,
     ) -> None:
+        """``clock``: the receive clock (s) of the stream callbacks; ``stamp_clock``: the time
+        (s) written into command headers (the ROS clock in a node, wall time by default);
+        ``reward``: the reward stream (None: no reward is waited for, every reward is 0, as
+        in the reset node); ``safety``: the layer every action passes (default: one built
+        from the cell by ``safety_config_for_cell``)."""
         config.validate()
         self.config = config
         self.assembler = assembler
@@ -73,26 +88,53 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._publish = publish
         self._request_reset = request_reset
         self._reward = reward
-        self._intervention = intervention
+        self.safety = safety or SafetyLayer(safety_config_for_cell(config))
+        if self.safety.config.action_dim != config.action_dim:
+            raise ValueError(
+                f"action_dim: the safety config has {self.safety.config.action_dim}, "
+                f"the cell {config.action_dim} (use_rotation)"
+            )
         self._clock = clock
+        self._stamp_clock = stamp_clock
         self._sleep = sleep
+        self._wait_while_estopped = wait_while_estopped
+        self._cancelled = False
         self._steps = 0
         self._next_tick = 0.0
-        self.estopped = False
+        self._gripper: Float64 | None = None  # the last gripper command sent
         self.last_snapshot: Snapshot | None = None
         self.observation_space = assembler.observation_space()  # type: ignore[assignment]
         self.action_space = gym.spaces.Box(-1.0, 1.0, (config.action_dim,), np.float32)
 
-    def estop(self) -> None:
-        """Latch the e-stop: hold now and on every later step."""
-        self.estopped = True
+    @property
+    def estopped(self) -> bool:
+        """True while the safety layer's e-stop is latched."""
+        return self.safety.estopped is not None
+
+    def estop(self, reason: str = "e-stop") -> None:
+        """Latch the e-stop (any thread): hold now and on every later step."""
+        self.safety.estop(reason)
         self._hold()
+
+    def release_estop(self) -> None:
+        """Release the latched e-stop; the next reset or step may move the arm again."""
+        self.safety.release()
+
+    def cancel(self) -> None:
+        """End a reset that waits for an e-stop release (shutdown): it raises instead."""
+        self._cancelled = True
+
+    def stream_times(self) -> dict[str, float]:
+        """Receive time (s) of the latest message per safety-layer stream (see config)."""
+        return self.assembler.safety_stream_times()
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Ask the cell to reset (blocking), then wait for fresh data (``seed`` is unused)."""
         super().reset(seed=seed)
+        while self.estopped and self._wait_while_estopped and not self._cancelled:
+            self._sleep(0.02)
         if self.estopped:
             raise RuntimeError("e-stop is latched: the cell is not reset while it holds")
         started = self._clock()  # before the request: a cell may publish while answering
@@ -107,6 +149,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         pose = self.assembler.tcp_pose()
         assert pose is not None  # the snapshot above had every stream
         self.mapper.reset(*pose)
+        self.safety.reset()
+        self._gripper = Float64(data=0.0)  # the layer starts from an open gripper
         self._steps = 0
         self._next_tick = self._clock()
         return snapshot.obs, {"success": False}
@@ -116,29 +160,24 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Send one action's command, wait one control period, observe."""
         c = self.config
-        executed = np.asarray(action, dtype=np.float32)
-        intervened = False
-        if self._intervention is not None:
-            latest = self._intervention.get()
-            if latest is not None and self._clock() - latest[1] <= c.intervention_timeout_s:
-                human = np.asarray(latest[0], dtype=np.float32)
-                if human.size:  # an empty array means "hands off"
-                    if human.shape != (c.action_dim,) or not np.all(np.isfinite(human)):
-                        raise ValueError(
-                            f"{c.intervention_topic}: expected {c.action_dim} finite values, "
-                            f"got {human.tolist()}"
-                        )
-                    executed, intervened = np.clip(human, -1.0, 1.0), True
+        if self.last_snapshot is None or self.last_snapshot.obs is None:
+            raise RuntimeError("step before the first observation; call reset() first")
         sent = self._clock()
-        if self.estopped:
+        robot = RobotState.from_twin_state(
+            self.last_snapshot.obs[keys.STATE], self.assembler.safety_stream_times()
+        )
+        safe = self.safety.filter(np.asarray(action), robot, sent)
+        executed = safe.action  # (A,) float32: what the cell is told to do
+        if safe.held:
             self._hold()
         else:
             pose = self.assembler.tcp_pose()
             if pose is None:
                 raise RuntimeError("step before any TCP pose arrived; call reset() first")
             command, gripper = self.mapper.command(
-                executed, pose[0], stamp=stamp_from_seconds(sent)
+                executed, pose[0], stamp=stamp_from_seconds(self._stamp_clock())
             )
+            self._gripper = gripper
             self._publish(command, gripper)
         self._next_tick = max(self._next_tick + 1.0 / c.control_hz, sent)
         snapshot = self._wait_fresh(sent, self._next_tick, need_reward=True)
@@ -147,23 +186,28 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             raise RuntimeError(f"lost streams {snapshot.stale} entirely; cannot observe")
         # a stream that sent nothing since the command is late even if younger than max_age_s
         stale = sorted(set(snapshot.stale) | set(self.assembler.not_fresh_since(sent)))
-        reward_item = self._reward.get()
         reward = 0.0
-        if reward_item is None or reward_item[1] < sent:
-            stale.append(REWARD)
-        else:
-            reward = float(reward_item[0])
+        if self._reward is not None:
+            reward_item = self._reward.get()
+            if reward_item is None or reward_item[1] < sent:
+                stale.append(REWARD)
+            else:
+                reward = float(reward_item[0])
         if stale and not self.estopped:
             self._hold()  # never keep moving on data the policy did not see
         success = reward >= c.success_reward and not stale
+        # An e-stop holds without ending the episode: the actor's RunControls halt it before
+        # the next step, and a reset (which would move the arm) waits for the release.
         truncated = (
-            self._steps >= c.max_episode_steps or bool(stale) or self.estopped
+            self._steps >= c.max_episode_steps or bool(stale) or safe.end_episode
         ) and not success
         info: dict[str, Any] = {
             "success": success,
-            "intervened": intervened,
             "executed_action": executed,
             "skew_s": snapshot.skew_s,
+            "safety_held": safe.held,
+            "safety_events": ",".join(safe.events),
+            "safety_end": safe.end_episode,
         }
         if stale:
             info["stale"] = ",".join(stale)
@@ -176,21 +220,27 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         pose = self.assembler.tcp_pose()
         if pose is None:
             return  # nothing ever moved: nothing to hold
-        now = stamp_from_seconds(self._clock())
-        self._publish(self.mapper.hold(pose[0], stamp=now), self._last_gripper())
+        now = stamp_from_seconds(self._stamp_clock())
+        self._publish(
+            self.mapper.hold(pose[0], stamp=now), self._gripper or self._measured_gripper()
+        )
 
-    def _last_gripper(self) -> Float64:
+    def _measured_gripper(self) -> Float64:
         snap = self.last_snapshot
         if snap is None or snap.obs is None:
             return Float64(data=0.0)
-        return Float64(data=float(1.0 - snap.obs["state"][10]))  # keep the measured closure
+        return Float64(data=float(1.0 - snap.obs[keys.STATE][10]))  # keep the measured closure
 
     def _wait_fresh(self, since_s: float, tick_s: float, *, need_reward: bool) -> Snapshot:
         deadline = since_s + self.config.step_timeout_s
         while True:
             now = self._clock()
-            reward = self._reward.get()
-            reward_fresh = not need_reward or (reward is not None and reward[1] >= since_s)
+            reward = self._reward.get() if self._reward is not None else None
+            reward_fresh = (
+                not need_reward
+                or self._reward is None
+                or (reward is not None and reward[1] >= since_s)
+            )
             if (
                 now >= tick_s and self.assembler.fresh_since(since_s) and reward_fresh
             ) or now >= deadline:

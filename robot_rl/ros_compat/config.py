@@ -8,8 +8,11 @@ Defaults describe the twin (``sim:=true``) with RealSense topic names for the ca
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from robot_rl.safety.config import SafetyConfig
 
 PROPRIO_DIM = 18
 """Length of the proprioceptive state (the twin's layout, see robot_rl_sim.env)."""
@@ -134,3 +137,48 @@ class CellConfig:
                 f"max_age_s: {self.max_age_s} s is shorter than one control period "
                 f"({1.0 / self.control_hz} s); every stream would look stale"
             )
+
+
+def with_cameras(config: CellConfig, names: str = "", serials: str = "") -> CellConfig:
+    """``config`` with the launch arguments ``camera_names`` / ``camera_serials`` applied.
+
+    Both are comma-separated; empty keeps the file's value. The result is validated, so a
+    serial count that does not match the cameras is an error naming ``camera_serials``.
+    """
+    cameras = tuple(n.strip() for n in names.split(",") if n.strip())
+    serial_nos = tuple(s.strip() for s in serials.split(",") if s.strip())
+    changes: dict[str, Any] = {}
+    if cameras:
+        changes["cameras"] = cameras
+        if not serial_nos and len(config.camera_serials) != len(cameras):
+            changes["camera_serials"] = ()  # the file's serials belong to other cameras
+    if serial_nos:
+        changes["camera_serials"] = serial_nos
+    out = replace(config, **changes)
+    out.validate()
+    return out
+
+
+def safety_config_for_cell(config: CellConfig, **overrides: Any) -> SafetyConfig:
+    """The SafetyConfig whose action frame, box and rate match the cell's.
+
+    Watched streams (deadline ``max_age_s``): ``joints``, ``tcp_pose`` and every camera, the
+    names ``ObservationAssembler.safety_stream_times`` reports. Other limits keep the
+    SafetyConfig defaults unless given in ``overrides``.
+    """
+    from robot_rl.safety.config import SafetyConfig
+
+    streams = {"joints": config.max_age_s, "tcp_pose": config.max_age_s}
+    streams.update({cam: config.max_age_s for cam in config.cameras})
+    base = SafetyConfig(
+        action_dim=config.action_dim,
+        action_scale_xyz=config.action_scale_xyz,
+        action_scale_rot=config.action_scale_rot,
+        control_hz=config.control_hz,
+        workspace_low=tuple(config.workspace_low),
+        workspace_high=tuple(config.workspace_high),
+        stream_deadlines=streams,
+    )
+    out = replace(base, **overrides)
+    out.validate()
+    return out

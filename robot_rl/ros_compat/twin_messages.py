@@ -91,8 +91,18 @@ class TwinCell:
         self.reward = 0.0
 
     def command(self, command: object | None = None, gripper: float | None = None) -> None:
-        """Store a Cartesian command and/or a gripper closure (0 open .. 1 closed)."""
+        """Store a Cartesian command and/or a gripper closure (0 open .. 1 closed).
+
+        Raises ValueError naming the topic for a command in another frame than
+        ``base_frame`` (a Cartesian controller would reject it too) or a non-finite gripper.
+        """
         if command is not None:
+            frame = getattr(getattr(command, "header", None), "frame_id", "")
+            if frame and frame != self.config.base_frame:
+                raise ValueError(
+                    f"{self.config.command_topic}: command in frame {frame!r}, the cell "
+                    f"commands in {self.config.base_frame!r}"
+                )
             self._command = command
         if gripper is not None:
             if not np.isfinite(gripper):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ TS = jazzy_typestore()
 STAMP = Time(sec=3, nanosec=500)
 
 
-def wire(msg: object) -> object:
+def wire(msg: object) -> Any:
     return deserialize(serialize(msg, TS), msg.MSGTYPE, TS)  # type: ignore[attr-defined]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)  # (H, W, 3) uint8, odd sizes on purpose
 
 
-def over_the_wire(msg: Image) -> object:
+def over_the_wire(msg: Image) -> Any:
     """The message as a ROS 2 subscriber would get it: CDR-serialised and deserialised."""
     return deserialize(serialize(msg, TS), Image.MSGTYPE, TS)
 

@@ -11,13 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "ros_ws" / "src" / "robot_rl"
 
 
-def test_ros_compat_and_cameras_import_without_rclpy_or_rosbags() -> None:
+def test_ros_compat_and_cameras_import_without_rclpy_rosbags_or_web_stack() -> None:
     code = (
         "import sys\n"
         "import robot_rl.ros_compat.bag, robot_rl.ros_compat.bridge_env, robot_rl.ros_compat.joy\n"
+        "import robot_rl.ros_compat.cell_actor, robot_rl.ros_compat.cell_reset\n"
+        "import robot_rl.ros_compat.cell_reward, robot_rl.ros_compat.remote_dashboard\n"
         "import robot_rl.cameras, robot_rl.cameras.realsense\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('rclpy', 'rosbags', 'pyrealsense2', 'cv_bridge'))\n"
+        "('rclpy', 'rosbags', 'pyrealsense2', 'cv_bridge', 'fastapi', 'uvicorn'))\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
