@@ -16,6 +16,7 @@ it is tested on the twin without ROS:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,9 +88,14 @@ def write_run_files(run_dir: Path, run_config: RunConfig, cell: CellConfig) -> s
     machine needs no files from the actor.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_yaml(run_config, run_dir / "config.yaml")
+    # Atomic replace: both nodes write the same files while learner_main may be reading them.
+    tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
+    save_yaml(run_config, tmp)
+    os.replace(tmp, run_dir / "config.yaml")
     spec, action_dim = cell_spec(cell)
-    (run_dir / "spec.json").write_text(json.dumps(spec_to_json(spec, action_dim)))
+    tmp = run_dir / f".spec.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(spec_to_json(spec, action_dim)))
+    os.replace(tmp, run_dir / "spec.json")
     return config_hash(run_config)
 
 
