@@ -1,48 +1,99 @@
-"""Reward node (hardware): publishes the reward of each control step on the reward topic.
+"""
+Reward node (hardware): the core RewardModel scores the cell's observations.
 
-Source ``joy``: a human holds a Joy button while the task is done (success labels, as in
-HIL-SERL). A learned success classifier will plug in here through the core's RewardModel.
+Subscribes to the streams the actor sees (cameras, joints, TCP pose and twist) and, at the
+control rate, publishes the reward on the reward topic: the cell's ``success_reward`` once
+the model's success decision held ``consecutive_steps`` periods, else 0
+(``robot_rl.ros_compat.cell_reward``). The model comes from a ``configs/rewards/*.yaml``
+file (classifier, clip or vlm; local weights only). A person holding the success button of
+a Joy device labels success directly (without a reward config that is the only reward);
+``~/reset_filter`` (Trigger) restarts the hold count.
 """
 
+from pathlib import Path
+
+from geometry_msgs.msg import PoseStamped, TwistStamped
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from robot_rl.config import load_yaml
+from robot_rl.rewards.config import build_reward_model, RewardConfig
+from robot_rl.ros_compat.assembler import ObservationAssembler
+from robot_rl.ros_compat.cell_reward import CellReward, check_reward_config
 from robot_rl.ros_compat.joy import joy_success, JoyMapping
-from robot_rl_ros.ros_io import COMMAND_QOS, load_cell_config, SENSOR_QOS
-from sensor_msgs.msg import Joy
+from robot_rl_ros.ros_io import (
+    clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS)
+from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import Float64
+from std_srvs.srv import Trigger
 
 
 class RewardNode(Node):
-    """Publishes 1.0 while the success button is held, else 0.0, at the control rate."""
+    """Publishes the model's reward of the latest observation at the control rate."""
 
     def __init__(self):
         super().__init__('robot_rl_reward')
-        self.declare_parameter('cell_config', '')
+        declare_cell_parameters(self)
+        self.declare_parameter('reward_config', '')
+        self.declare_parameter('model_path', '')
+        self.declare_parameter('consecutive_steps', 1)
         self.declare_parameter('joy_topic', '/joy')
-        self.declare_parameter('success_button', 2)
-        self.cell = load_cell_config(self.get_parameter('cell_config').value)
-        self.mapping = JoyMapping(success_button=self.get_parameter('success_button').value)
-        self.success = False
-        self.pub = self.create_publisher(Float64, self.cell.reward_topic, COMMAND_QOS)
+        self.declare_parameter('success_button', -1)
+        get = self.get_parameter
+        self.cell = cell = load_cell_config(self)
+        self.mapping = JoyMapping(success_button=int(get('success_button').value))
+        path = get('reward_config').value
+        model = None
+        if path:
+            config = load_yaml(RewardConfig, Path(path))
+            check_reward_config(config)
+            model = build_reward_model(config, model_path=get('model_path').value or None)
+        elif self.mapping.success_button < 0:
+            raise ValueError('reward_config: give a configs/rewards/*.yaml, or a '
+                             'success_button for success labels by a person')
+        self.reward = CellReward(
+            model, cell, consecutive_steps=int(get('consecutive_steps').value))
+        self.assembler = asm = ObservationAssembler(cell)
+        self.human_success = False
+        for cam in cell.cameras:
+            self.create_subscription(
+                Image, cell.image_topic(cam),
+                lambda msg, cam=cam: asm.on_image(cam, msg, clock_s()), SENSOR_QOS)
         self.create_subscription(
-            Joy, self.get_parameter('joy_topic').value, self._on_joy, SENSOR_QOS)
-        self.create_timer(1.0 / self.cell.control_hz, self._tick)
+            JointState, cell.joint_states_topic,
+            lambda msg: asm.on_joint_state(msg, clock_s()), SENSOR_QOS)
+        self.create_subscription(
+            PoseStamped, cell.tcp_pose_topic, lambda msg: asm.on_tcp_pose(msg, clock_s()),
+            SENSOR_QOS)
+        if cell.tcp_twist_topic:
+            self.create_subscription(
+                TwistStamped, cell.tcp_twist_topic,
+                lambda msg: asm.on_tcp_twist(msg, clock_s()), SENSOR_QOS)
+        if self.mapping.success_button >= 0:
+            self.create_subscription(Joy, get('joy_topic').value, self._on_joy, SENSOR_QOS)
+        self.create_service(Trigger, '~/reset_filter', self._on_reset_filter)
+        self.pub = self.create_publisher(Float64, cell.reward_topic, COMMAND_QOS)
+        self.create_timer(1.0 / cell.control_hz, self._tick)
 
     def _on_joy(self, msg):
-        self.success = joy_success(msg.buttons, self.mapping)
+        self.human_success = joy_success(msg.buttons, self.mapping)
+
+    def _on_reset_filter(self, request, response):
+        self.reward.reset()
+        response.success = True
+        response.message = 'success hold count restarted'
+        return response
 
     def _tick(self):
-        self.pub.publish(Float64(data=1.0 if self.success else 0.0))
+        snapshot = self.assembler.assemble(clock_s())
+        value = self.reward.score(snapshot, human_success=self.human_success)
+        if value is not None:  # stale data: say nothing, the actor marks the reward stale
+            self.pub.publish(Float64(data=value))
 
 
 def main(args=None):
     """Run the reward node."""
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(RewardNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    with ros_session(args):
+        rclpy.spin(RewardNode())
 
 
 if __name__ == '__main__':

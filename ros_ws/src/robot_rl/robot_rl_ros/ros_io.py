@@ -1,13 +1,18 @@
 """QoS profiles, config loading and plain-message -> rclpy-message copying for the nodes."""
 
 import array
+import contextlib
 import dataclasses
 from pathlib import Path
+import time
 
 import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from robot_rl.config import load_yaml
-from robot_rl.ros_compat.config import CellConfig
+from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell, with_cameras
+from robot_rl.safety.config import SafetyConfig
 
 # Sensor data: only the newest sample matters; a late frame is worse than a dropped one.
 SENSOR_QOS = QoSProfile(
@@ -16,7 +21,7 @@ SENSOR_QOS = QoSProfile(
     depth=1,
     durability=DurabilityPolicy.VOLATILE,
 )
-# Commands, rewards, interventions, e-stop: every message must arrive.
+# Commands, rewards, interventions, e-stop, status: every message must arrive.
 COMMAND_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     history=HistoryPolicy.KEEP_LAST,
@@ -26,17 +31,60 @@ COMMAND_QOS = QoSProfile(
 _TYPECODES = {np.dtype(np.uint8): 'B', np.dtype(np.float64): 'd', np.dtype(np.float32): 'f'}
 
 
-def load_cell_config(path: str) -> CellConfig:
-    """Load and validate a CellConfig YAML file (errors name the file and field)."""
+@contextlib.contextmanager
+def ros_session(args=None):
+    """
+    Initialise rclpy for a node's main(); shut it down however the block ends.
+
+    Jazzy's rclpy.init() returns None (it is a context manager only from Kilted on), so
+    ``with rclpy.init(args=args):`` as in the newer ros2/examples fails here. Ctrl-C and an
+    external shutdown end the block quietly.
+    """
+    rclpy.init(args=args)
+    try:
+        yield
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
+
+
+def declare_cell_parameters(node):
+    """Declare the parameters every cell node reads: the cell file and camera overrides."""
+    node.declare_parameter('cell_config', '')
+    node.declare_parameter('camera_names', '')
+    node.declare_parameter('camera_serials', '')
+
+
+def load_cell_config(node):
+    """Load the node's cell config (parameter cell_config; empty: the twin defaults)."""
+    path = node.get_parameter('cell_config').value
+    config = load_yaml(CellConfig, Path(path)) if path else CellConfig()
+    return with_cameras(
+        config, node.get_parameter('camera_names').value,
+        node.get_parameter('camera_serials').value)
+
+
+def load_safety_config(path, cell):
+    """
+    Load a SafetyConfig file (empty path: limits derived from the cell).
+
+    Raises ValueError naming the field when its action frame disagrees with the cell's.
+    """
     if not path:
-        return CellConfig()
-    config = load_yaml(CellConfig, Path(path))
+        return safety_config_for_cell(cell)
+    config = load_yaml(SafetyConfig, Path(path))
+    expected = safety_config_for_cell(cell)
+    for name in ('action_dim', 'action_scale_xyz', 'action_scale_rot', 'control_hz'):
+        if getattr(config, name) != getattr(expected, name):
+            raise ValueError(f'{path}: {name} is {getattr(config, name)}, the cell says '
+                             f'{getattr(expected, name)}')
     config.validate()
     return config
 
 
 def to_ros(plain, ros_msg):
-    """Copy a robot_rl.ros_compat.messages dataclass into an rclpy message; returns it."""
+    """Copy a robot_rl.ros_compat.messages dataclass into an rclpy message; return it."""
     for field in dataclasses.fields(plain):
         value = getattr(plain, field.name)
         if dataclasses.is_dataclass(value):
@@ -53,7 +101,5 @@ def to_ros(plain, ros_msg):
 
 
 def clock_s():
-    """The receive clock every node and the bridge env share (monotonic s)."""
-    import time
-
+    """Return the receive clock every node and the bridge env share (monotonic s)."""
     return time.monotonic()

@@ -1,14 +1,15 @@
-"""Teleop node: sensor_msgs/Joy (SpaceMouse via spacenav, gamepads via joy) -> interventions.
+"""
+Teleop node: sensor_msgs/Joy (SpaceMouse via spacenav, gamepads via joy) -> interventions.
 
 Publishes the human action on the cell's intervention topic (std_msgs/Float32MultiArray,
 (A,) in [-1, 1]); an empty array means hands off (dead-man button released).
 """
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from robot_rl.ros_compat.joy import joy_to_action, JoyMapping
-from robot_rl_ros.ros_io import COMMAND_QOS, load_cell_config, SENSOR_QOS
+from robot_rl_ros.ros_io import (
+    COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS)
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Float32MultiArray
 
@@ -18,13 +19,13 @@ class TeleopNode(Node):
 
     def __init__(self):
         super().__init__('robot_rl_teleop')
-        self.declare_parameter('cell_config', '')
+        declare_cell_parameters(self)
         self.declare_parameter('joy_topic', '/joy')
         self.declare_parameter('axes', [1, 0, 2])
         self.declare_parameter('signs', [1.0, 1.0, 1.0])
         self.declare_parameter('deadman_button', 0)
         self.declare_parameter('close_button', 1)
-        self.cell = load_cell_config(self.get_parameter('cell_config').value)
+        self.cell = load_cell_config(self)
         get = self.get_parameter
         self.mapping = JoyMapping(
             axes=tuple(get('axes').value), signs=tuple(get('signs').value),
@@ -42,11 +43,8 @@ class TeleopNode(Node):
 
 def main(args=None):
     """Run the teleop node."""
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(TeleopNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    with ros_session(args):
+        rclpy.spin(TeleopNode())
 
 
 if __name__ == '__main__':

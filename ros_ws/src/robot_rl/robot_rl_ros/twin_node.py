@@ -1,4 +1,5 @@
-"""Twin node: the MuJoCo twin publishing what the robot and cameras publish.
+"""
+Twin node: the MuJoCo twin publishing what the robot and cameras publish.
 
 Publishes /camera/<name>/color/image_raw, /joint_states, the TCP pose and twist and the
 ground-truth reward at the control rate; accepts the same Cartesian and gripper commands as
@@ -11,13 +12,13 @@ import threading
 
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from robot_rl.config import load_yaml
 from robot_rl.ros_compat.messages import stamp_from_seconds
 from robot_rl.ros_compat.twin_messages import TwinCell
 from robot_rl.run_config import RunConfig
-from robot_rl_ros.ros_io import COMMAND_QOS, load_cell_config, SENSOR_QOS, to_ros
+from robot_rl_ros.ros_io import (
+    COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS, to_ros)
 from robot_rl_sim import make_env
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64
@@ -30,10 +31,10 @@ class TwinNode(Node):
     def __init__(self):
         super().__init__('robot_rl_twin')
         self.declare_parameter('run_config', '')
-        self.declare_parameter('cell_config', '')
+        declare_cell_parameters(self)
         self.declare_parameter('seed', 0)
         run_config = load_yaml(RunConfig, Path(self.get_parameter('run_config').value))
-        cell = load_cell_config(self.get_parameter('cell_config').value)
+        cell = load_cell_config(self)
         self.cell = cell
         twin_config = dataclasses.replace(
             run_config.env,
@@ -68,12 +69,18 @@ class TwinNode(Node):
         self.create_timer(1.0 / cell.control_hz, self._tick)
 
     def _on_command(self, msg):
-        with self.lock:
-            self.twin.command(command=msg)
+        try:
+            with self.lock:
+                self.twin.command(command=msg)
+        except ValueError as err:  # a real controller rejects it too; the twin says why
+            self.get_logger().error(str(err))
 
     def _on_gripper(self, msg):
-        with self.lock:
-            self.twin.command(gripper=float(msg.data))
+        try:
+            with self.lock:
+                self.twin.command(gripper=float(msg.data))
+        except ValueError as err:
+            self.get_logger().error(str(err))
 
     def _on_reset(self, request, response):
         with self.lock:
@@ -102,11 +109,8 @@ class TwinNode(Node):
 
 def main(args=None):
     """Run the twin node."""
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(TwinNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    with ros_session(args):
+        rclpy.spin(TwinNode())
 
 
 if __name__ == '__main__':

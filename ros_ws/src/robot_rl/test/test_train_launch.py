@@ -1,4 +1,5 @@
-"""launch_testing: train.launch.py sim:=true moves transitions to the learner and weights back.
+"""
+launch_testing: train.launch.py sim:=true moves transitions to the learner and weights back.
 
 Starts the twin, actor and learner nodes (no cameras: the CI container has no GL), then
 listens to the actor's status topic until the actor reports learner updates (transitions
@@ -26,7 +27,7 @@ RUN_DIR = tempfile.mkdtemp(prefix='robot_rl_launch_test_')
 
 @pytest.mark.launch_test
 def generate_test_description():
-    """The training graph of sim:=true with the CI cell."""
+    """Launch the training graph of sim:=true with the CI cell."""
     share = get_package_share_directory('robot_rl')
     train = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'train.launch.py')),
