@@ -23,6 +23,7 @@ setup(
     description='ROS 2 adapter nodes and launch files of robot_rl.',
     license='Apache-2.0',
     tests_require=['pytest'],
+    extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
             'actor_node = robot_rl_ros.actor_node:main',

@@ -39,6 +39,7 @@ ARGUMENTS = {
     'reset_timeout_s': ('60.0', 'longest wait of the actor for the reset service (s)'),
     'dashboard': ('false', 'true: start the dashboard node'),
     'dashboard_port': ('8765', 'dashboard port (binds 127.0.0.1)'),
+    'dashboard_token': ('', 'dashboard access token (default: random, logged)'),
     'teleop': ('false', 'true: start the teleop node (needs a joy/spacenav driver)'),
 }
 
@@ -126,7 +127,8 @@ def _nodes(context):
         nodes.append(Node(package='robot_rl', executable='dashboard_node',
                           name='robot_rl_dashboard', output='screen',
                           parameters=[{**cell, 'actor': '/robot_rl_actor',
-                                       'port': int(arg['dashboard_port'])}]))
+                                       'port': int(arg['dashboard_port']),
+                                       'token': arg['dashboard_token']}]))
     return nodes
 
 

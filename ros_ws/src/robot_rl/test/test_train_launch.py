@@ -1,9 +1,10 @@
 """
 launch_testing: train.launch.py sim:=true moves transitions to the learner and weights back.
 
-Starts the twin, actor and learner nodes (no cameras: the CI container has no GL), then
-listens to the actor's status topic until the actor reports learner updates (transitions
-reached the learner and it trained) and a weights version >= 1 (weights reached the actor).
+Starts the twin, actor, learner and dashboard nodes (no cameras: the CI container has no
+GL), then listens to the actor's status topic until the actor reports learner updates
+(transitions reached the learner and it trained) and a weights version >= 1 (weights
+reached the actor), and reads the same counters from the dashboard's HTTP API.
 """
 
 import json
@@ -11,6 +12,7 @@ import os
 import tempfile
 import time
 import unittest
+import urllib.request
 
 from ament_index_python.packages import get_package_share_directory
 import launch
@@ -23,6 +25,7 @@ from std_msgs.msg import String
 
 TIME_LIMIT_S = 180.0
 RUN_DIR = tempfile.mkdtemp(prefix='robot_rl_launch_test_')
+DASHBOARD = 'http://127.0.0.1:8799/api/status?token=ci'
 
 
 @pytest.mark.launch_test
@@ -36,6 +39,9 @@ def generate_test_description():
             'cell_config': os.path.join(share, 'config', 'ci_cell.yaml'),
             'run_dir': RUN_DIR,
             'learner_port': '5599',
+            'dashboard': 'true',
+            'dashboard_port': '8799',
+            'dashboard_token': 'ci',
         }.items())
     return launch.LaunchDescription([train, launch_testing.actions.ReadyToTest()])
 
@@ -64,3 +70,16 @@ class TestTrainingGraph(unittest.TestCase):
             node.destroy_node()
         finally:
             rclpy.shutdown()
+
+    def test_dashboard_serves_the_actor_state(self):
+        """The dashboard node's page API reports the actor's env steps (mirrored over ROS)."""
+        deadline = time.monotonic() + TIME_LIMIT_S
+        served = {}
+        while time.monotonic() < deadline and not served.get('env_steps'):
+            try:
+                with urllib.request.urlopen(DASHBOARD, timeout=2.0) as reply:
+                    served = json.loads(reply.read())
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.5)
+        self.assertGreater(served.get('env_steps', 0), 0, served)
