@@ -121,6 +121,7 @@ class MirroredFeed(DashboardFeed):
             self.last_intervened = bool(status.get("last_intervened", False))
             self.learner_updates = int(status.get("learner_updates", 0))
             self.weights_version = int(status.get("weights_version", 0))
+            self.phase = str(status.get("phase", "running"))
             for name in self.history:
                 self.history[name] = [float(v) for v in history.get(name, [])]
 

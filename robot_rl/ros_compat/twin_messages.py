@@ -8,7 +8,9 @@ exactly what the hardware graph carries.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +60,24 @@ def feed_assembler(assembler: object, messages: CellMessages, received_s: float)
     assembler.on_joint_state(messages.joint_state, received_s)  # type: ignore[attr-defined]
     assembler.on_tcp_pose(messages.tcp_pose, received_s)  # type: ignore[attr-defined]
     assembler.on_tcp_twist(messages.tcp_twist, received_s)  # type: ignore[attr-defined]
+
+
+def twin_config_for_cell(env_config: Any, cell: CellConfig) -> Any:
+    """The twin's config (a robot_rl_sim TwinConfig) with the cell's cameras, rate and scales.
+
+    Episodes never end inside the twin: the actor ends them and calls the reset service.
+    """
+    return dataclasses.replace(
+        env_config,
+        obs_mode="both" if cell.cameras else "state",
+        cameras=tuple(cell.cameras) or env_config.cameras,
+        image_size=cell.image_size,
+        control_hz=cell.control_hz,
+        use_rotation=cell.use_rotation,
+        action_scale_xyz=cell.action_scale_xyz,
+        action_scale_rot=cell.action_scale_rot,
+        max_episode_steps=10**9,
+    )
 
 
 class TwinCell:

@@ -27,7 +27,7 @@ from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell, with_
 from robot_rl.ros_compat.image import array_to_image
 from robot_rl.ros_compat.messages import Float64, stamp_from_seconds
 from robot_rl.ros_compat.remote_dashboard import MirroredFeed
-from robot_rl.ros_compat.twin_messages import TwinCell, feed_assembler
+from robot_rl.ros_compat.twin_messages import TwinCell, feed_assembler, twin_config_for_cell
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.transport import InProcessTransport
 
@@ -107,6 +107,9 @@ def test_run_files_match_the_actor_env_and_overrides_apply(tmp_path: Path) -> No
         with_cameras(CellConfig(), "", "1")
     safety = safety_config_for_cell(cell)
     assert set(safety.stream_deadlines) == {"joints", "tcp_pose", "left", "right", "top"}
+    twin = twin_config_for_cell(run_config.env, cell)
+    assert twin.cameras == cell.cameras and twin.obs_mode == "both"
+    assert twin_config_for_cell(run_config.env, CELL).obs_mode == "state"
 
 
 def test_cell_actor_mixes_interventions_and_stores_episodes(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ ground-truth reward at the control rate; accepts the same Cartesian and gripper 
 the robot and serves the reset service, so the whole graph runs without hardware.
 """
 
-import dataclasses
 from pathlib import Path
 import threading
 
@@ -15,7 +14,7 @@ import rclpy
 from rclpy.node import Node
 from robot_rl.config import load_yaml
 from robot_rl.ros_compat.messages import stamp_from_seconds
-from robot_rl.ros_compat.twin_messages import TwinCell
+from robot_rl.ros_compat.twin_messages import twin_config_for_cell, TwinCell
 from robot_rl.run_config import RunConfig
 from robot_rl_ros.ros_io import (
     COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS, to_ros)
@@ -36,17 +35,7 @@ class TwinNode(Node):
         run_config = load_yaml(RunConfig, Path(self.get_parameter('run_config').value))
         cell = load_cell_config(self)
         self.cell = cell
-        twin_config = dataclasses.replace(
-            run_config.env,
-            obs_mode='both' if cell.cameras else 'state',
-            cameras=tuple(cell.cameras) or run_config.env.cameras,
-            image_size=cell.image_size,
-            control_hz=cell.control_hz,
-            use_rotation=cell.use_rotation,
-            action_scale_xyz=cell.action_scale_xyz,
-            action_scale_rot=cell.action_scale_rot,
-            max_episode_steps=10**9,  # the actor ends episodes and calls reset
-        )
+        twin_config = twin_config_for_cell(run_config.env, cell)
         seed = int(self.get_parameter('seed').value)
         self.twin = TwinCell(make_env(twin_config, seed=seed), cell, seed=seed)
         self.lock = threading.Lock()
