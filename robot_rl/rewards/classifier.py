@@ -139,14 +139,17 @@ def calibrate_threshold(
 
     A frame counts as success when ``prob >= threshold``. With N negatives the achievable
     FPR steps are 1/N, so fewer than 1/target_fpr negatives calibrate to "no false positive".
+    Negatives that another check already rejects (state checks) enter as ``-inf``.
     """
-    neg = np.sort(np.asarray(negative_probs, dtype=np.float64))[::-1]  # descending
+    # float32 like the probabilities: with numpy 2 a Python-float threshold is compared in
+    # float32, so "just above" must be the next float32 or the cut-off frame passes again
+    neg = np.sort(np.asarray(negative_probs, dtype=np.float32))[::-1]  # descending
     if neg.size == 0:
         raise ValueError("calibration needs negative frames, got none")
     allowed = math.floor(target_fpr * neg.size)  # false positives we may keep
-    if allowed >= neg.size:
+    if allowed >= neg.size or neg[allowed] == -np.inf:
         return float(min_threshold)
-    threshold = float(np.nextafter(neg[allowed], np.inf))  # just above the first one cut off
+    threshold = float(np.nextafter(neg[allowed], np.float32(np.inf)))  # first one cut off
     return max(min(threshold, 1.0), float(min_threshold))
 
 
@@ -238,14 +241,22 @@ class ClassifierReward:
         return int(self.net.encoder.state_dim)
 
 
-def load_classifier(path: str | Path, *, device: str = "cpu") -> ClassifierReward:
-    """Load a classifier written by :meth:`ClassifierReward.save`; errors name the file."""
+def load_classifier(
+    path: str | Path, *, device: str = "cpu", field_name: str = "model_path"
+) -> ClassifierReward:
+    """Load a classifier written by :meth:`ClassifierReward.save`; errors name the file.
+
+    ``field_name`` is the config field the path came from, for the missing-file message.
+    """
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"reward.classifier_path: classifier weights not found: {file}")
+        raise FileNotFoundError(
+            f"{field_name}: classifier weights not found: {file} (write them with "
+            "`robot-rl reward train`)"
+        )
     with safe_open(str(file), framework="pt") as handle:
         meta = handle.metadata() or {}
     if meta.get("format") != FILE_FORMAT:
@@ -327,11 +338,14 @@ def train_classifier(
         if log_every and (step + 1) % log_every == 0:
             print(f"reward classifier: step {step + 1}/{config.train_steps} loss {loss_value:.4f}")
     net.eval()
-    cal_prob = model.probabilities(cal.batch())
+    cal_batch = cal.batch()
+    cal_prob = model.probabilities(cal_batch)
+    if config.state_checks:  # calibrate the combined decision: rejected frames are never FPs
+        cal_prob = np.where(model.state_ok(cal_batch), cal_prob, -np.inf)
     model.threshold = calibrate_threshold(
         cal_prob[~cal.labels], target_fpr=config.target_fpr, min_threshold=config.min_threshold
     )
-    cal_metrics = detection_metrics(cal_prob >= model.threshold, cal.labels)
+    cal_metrics = detection_metrics(model.score(cal_batch).success, cal.labels)
     report: dict[str, float | int] = {
         "train_frames": len(fit),
         "train_positives": int(fit.labels.sum()),

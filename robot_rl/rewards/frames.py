@@ -1,11 +1,13 @@
-"""Labelled frames for success classifiers: from the twin (ground truth) or episode stores.
+"""Labelled frames for success classifiers: from the twin or from episode stores.
 
-Twin frames carry ground truth (``gt_cube_height`` m, ``gt_grasped``) and the label is the
-twin's own success rule. Frames from episode stores are labelled the way a robot cell can:
-the last ``positive_last`` frames of an episode whose info says ``success`` (demos, dashboard
-labels) are positives, every frame of a failed episode is a negative, and the frames of a
-successful episode before its positives are negatives except a ``margin`` next to them
-(the lift is in progress there; a wrong label costs more than a missing one).
+Twin frames carry ground truth (``gt_cube_height`` m, ``gt_grasped``) and their label is the
+twin's own success rule: that is what evaluation compares against. Training labels must be
+what a robot cell has, so :func:`label_by_outcome` relabels frames from each episode's
+outcome alone, the rule :func:`frames_from_store` applies to stored episodes: the last
+``positive_last`` frames of an episode that ended in success (demos, dashboard labels) are
+positives, every frame of a failed episode is a negative, and the frames of a successful
+episode before its positives are negatives except a ``margin`` next to them (the lift is in
+progress there; a wrong label costs more than a missing one).
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ class TwinFramesConfig:
     """Share of episodes where the expert opens the gripper after success (falling cube)."""
     random_fraction: float = 0.15
     """Share of episodes of uniform random actions (arm anywhere, cube mostly untouched)."""
+    partial_fraction: float = 0.0
+    """Share of near-miss episodes: the expert grasps and lifts the cube only part of the way
+    (below ``lift_height``), holds it, and in half of them lets it fall (hard negatives)."""
+    partial_height: tuple[float, float] = (0.01, 0.045)
+    """Range of the near-miss lift (m), drawn uniformly per episode."""
     hold_steps: int = 5
     """Steps recorded after the first success frame (lifted-cube positives per episode)."""
     max_steps: int = 40
@@ -119,10 +126,21 @@ class TwinFramesConfig:
         """Raise ValueError naming the bad field."""
         if self.episodes < 1:
             raise ValueError(f"episodes: must be >= 1, got {self.episodes}")
-        shares = (self.noisy_fraction, self.drop_fraction, self.random_fraction)
+        shares = (
+            self.noisy_fraction,
+            self.drop_fraction,
+            self.random_fraction,
+            self.partial_fraction,
+        )
         if any(s < 0 for s in shares) or sum(shares) > 1:
             raise ValueError(
-                "noisy_fraction, drop_fraction, random_fraction: must be >= 0 and sum to <= 1"
+                "noisy_fraction, drop_fraction, random_fraction, partial_fraction: must be "
+                ">= 0 and sum to <= 1"
+            )
+        low, high = self.partial_height
+        if not 0 <= low <= high < self.lift_height:
+            raise ValueError(
+                f"partial_height: must be 0 <= low <= high < lift_height, got {self.partial_height}"
             )
         if self.hold_steps < 0 or self.max_steps < 1:
             raise ValueError("hold_steps must be >= 0 and max_steps >= 1")
@@ -132,7 +150,7 @@ def collect_twin_frames(config: TwinFramesConfig) -> LabelledFrames:
     """Record labelled frames in the twin; labels are ground-truth success per frame.
 
     Extra fields: ``gt_cube_height`` (m) and ``gt_grasped`` per frame, and ``kind``
-    (0 expert, 1 noisy expert, 2 drop, 3 random).
+    (0 expert, 1 noisy expert, 2 drop, 3 random, 4 near miss).
     """
     from robot_rl_sim import ScriptedExpert, TwinConfig, make_env
 
@@ -157,15 +175,24 @@ def collect_twin_frames(config: TwinFramesConfig) -> LabelledFrames:
     episode: list[int] = []
     step: list[int] = []
     kinds: list[int] = []
-    cut = np.cumsum([config.noisy_fraction, config.drop_fraction, config.random_fraction])
+    shares = [
+        config.noisy_fraction,
+        config.drop_fraction,
+        config.random_fraction,
+        config.partial_fraction,
+    ]
+    cut = np.cumsum(shares)
+    scale = twin.config.action_scale_xyz
     try:
         for ep in range(config.episodes):
-            # cut splits [0, 1) into noisy | drop | random | clean expert
-            kind = (int(np.searchsorted(cut, rng.random(), side="right")) + 1) % 4
+            # cut splits [0, 1) into noisy | drop | random | near miss | clean expert
+            kind = (int(np.searchsorted(cut, rng.random(), side="right")) + 1) % 5
             obs, _ = env.reset(seed=config.seed * 100_003 + ep)
             expert.reset()
             expert.noise_std = config.noisy_std if kind == 1 else 0.0
             since_success: int | None = None
+            near_miss_height = float(rng.uniform(*config.partial_height)) if kind == 4 else 0.0
+            near_miss_left = -1  # steps left once the near-miss height is reached
             for t in range(config.max_steps + 1):
                 gt = twin.ground_truth()
                 lifted = float(gt["cube_height"]) >= config.lift_height
@@ -185,7 +212,7 @@ def collect_twin_frames(config: TwinFramesConfig) -> LabelledFrames:
                     since_success += 1
                     if since_success > config.hold_steps:
                         break
-                if t == config.max_steps:
+                if t == config.max_steps or near_miss_left == 0:
                     break
                 if kind == 3:
                     action = rng.uniform(-1, 1, twin.action_space.shape).astype(np.float32)
@@ -193,6 +220,16 @@ def collect_twin_frames(config: TwinFramesConfig) -> LabelledFrames:
                     action = expert.act()
                     if kind == 2 and since_success is not None and since_success >= 2:
                         action[-1] = -1.0  # let go: the cube falls (hard negatives)
+                    if kind == 4 and bool(gt["grasped"]):
+                        height = float(gt["cube_height"])
+                        # rise no further than the near-miss height: hold it there a while
+                        action[2] = min(action[2], (near_miss_height - height) / scale)
+                        if near_miss_left < 0 and height >= near_miss_height - 0.005:
+                            near_miss_left = config.hold_steps + 4
+                    if near_miss_left > 0:
+                        near_miss_left -= 1
+                        if ep % 2 and near_miss_left < 3:
+                            action[-1] = -1.0  # half of them let the cube fall at the end
                 obs, *_ = env.step(action)
     finally:
         env.close()
@@ -208,6 +245,49 @@ def collect_twin_frames(config: TwinFramesConfig) -> LabelledFrames:
             "kind": np.array(kinds, dtype=np.int64),
         },
     )
+
+
+def outcome_labels(
+    n: int, success: bool, positive_last: int, margin: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, keep), (n,) bool each, of one episode of n frames from its outcome alone."""
+    labels = np.zeros(n, dtype=bool)
+    keep = np.ones(n, dtype=bool)
+    if success:
+        labels[max(0, n - positive_last) :] = True
+        keep[max(0, n - positive_last - margin) : max(0, n - positive_last)] = False
+    return labels, keep
+
+
+GT_LABEL = "gt_label"  # extra field of relabelled twin frames: the per-frame ground truth
+
+
+def label_by_outcome(
+    frames: LabelledFrames, *, positive_last: int = 3, margin: int = 2
+) -> LabelledFrames:
+    """Twin frames relabelled as a robot cell would: from each episode's outcome only.
+
+    The outcome is the ground truth of the episode's last frame (what the operator sees when
+    a demo or a labelled episode ends). Within an episode the per-frame ground truth is not
+    used: the :func:`outcome_labels` rule decides. The old labels stay in ``extra[GT_LABEL]``
+    to measure the label noise.
+    """
+    labels = np.zeros(len(frames), dtype=bool)
+    keep = np.ones(len(frames), dtype=bool)
+    for episode in np.unique(frames.episode):
+        rows = np.flatnonzero(frames.episode == episode)
+        rows = rows[np.argsort(frames.step[rows], kind="stable")]
+        success = bool(frames.labels[rows[-1]])
+        labels[rows], keep[rows] = outcome_labels(len(rows), success, positive_last, margin)
+    relabelled = LabelledFrames(
+        images=frames.images,
+        labels=labels,
+        episode=frames.episode,
+        step=frames.step,
+        state=frames.state,
+        extra={**frames.extra, GT_LABEL: frames.labels},
+    )
+    return relabelled.subset(np.flatnonzero(keep))
 
 
 def frames_from_store(
@@ -235,12 +315,7 @@ def frames_from_store(
                 f"{path}: episode {index} has no {missing} (has {sorted(ep.observations)}); "
                 "set reward.cameras to cameras the store recorded"
             )
-        n = len(ep) + 1
-        labels = np.zeros(n, dtype=bool)
-        keep = np.ones(n, dtype=bool)
-        if ep.success:
-            labels[max(0, n - positive_last) :] = True
-            keep[max(0, n - positive_last - margin) : max(0, n - positive_last)] = False
+        labels, keep = outcome_labels(len(ep) + 1, ep.success, positive_last, margin)
         state = ep.observations.get(keys.STATE)
         rows = np.flatnonzero(keep)
         parts.append(
