@@ -18,6 +18,7 @@ EPILOG = """examples:
   robot-rl demos configs/pick_cube_state.yaml --out runs/demos
   robot-rl train configs/pick_cube_state.yaml
   robot-rl train configs/pick_cube_state.yaml --set train.env_steps=5000 --set seed=1
+  robot-rl train configs/pick_cube_state.yaml --dashboard   (prints the dashboard URL + token)
   robot-rl eval runs/pick_cube_state-20261123-101500 --episodes 50
   robot-rl learner RUN_DIR --bind tcp://0.0.0.0:5555   (learner on a GPU workstation)
   robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
@@ -60,7 +61,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("error: a config is needed (or --resume RUN_DIR)", file=sys.stderr)
         return 2
     run_dir = args.resume or args.run_dir
-    config = _load(args.config or str(Path(args.resume) / "config.yaml"), args.set)
+    overrides = args.set + (["dashboard.enabled=true"] if args.dashboard else [])
+    config = _load(args.config or str(Path(args.resume) / "config.yaml"), overrides)
+    from robot_rl.teleop import DeviceMissingError
+
     try:
         result = train(
             config,
@@ -69,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             resume=bool(args.resume),
         )
-    except ResumeError as err:
+    except (ResumeError, DeviceMissingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _print_result(result)
@@ -181,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue this run from its last checkpoint and stored episodes",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve the live dashboard (dashboard.enabled=true; URL with its token printed)",
+    )
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
     )

@@ -11,7 +11,9 @@ from robot_rl_sim.config import TwinConfig
 from robot_rl.agents.bc import BCConfig
 from robot_rl.agents.sac import SACConfig
 from robot_rl.config import load_yaml
+from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.runtime.hil import HilConfig
+from robot_rl.teleop.device import TeleopConfig
 
 
 @dataclass
@@ -121,6 +123,8 @@ class RunConfig:
     demos: DemoConfig = field(default_factory=DemoConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     hil: HilConfig = field(default_factory=HilConfig)
+    teleop: TeleopConfig = field(default_factory=TeleopConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 

@@ -109,15 +109,21 @@ class DashboardFeed:
         render: Callable[[], dict[str, np.ndarray]] | None = None,
         render_every: int = 1,
         jpeg_quality: int = 80,
+        publish_obs_images: bool = True,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """``render``: extra frames per step when the observation has none (state runs)."""
+        """``render``: extra frames per step when the observation has none (state runs);
+        ``publish_obs_images``: encode the observation's images on the caller's thread (off
+        when a TwinCameraStream renders the cameras on a thread of its own)."""
         self.controls = controls
         self.labeller = labeller
         self.render = render
         self.render_every = max(1, render_every)
         self.jpeg_quality = jpeg_quality
+        self.publish_obs_images = publish_obs_images
         self.wall_clock = wall_clock
+        self.phase = "running"
+        """What the run is doing: e.g. demos, training, evaluating, finished."""
         self._lock = threading.Lock()
         self._frames: dict[str, Frame] = {}
         self._frame_seq = 0
@@ -148,9 +154,10 @@ class DashboardFeed:
 
     def on_step(self, next_obs: dict[str, np.ndarray], step: Any, stats: Any) -> None:
         """Actor callback after each env step."""
-        for key, value in next_obs.items():
-            if keys.is_image_key(key):
-                self.publish_frame(keys.camera_of(key), value)
+        if self.publish_obs_images:
+            for key, value in next_obs.items():
+                if keys.is_image_key(key):
+                    self.publish_frame(keys.camera_of(key), value)
         if self.render is not None and stats.env_steps % self.render_every == 0:
             for camera, image in self.render().items():
                 self.publish_frame(camera, image)
@@ -194,6 +201,8 @@ class DashboardFeed:
             return "e-stopped"
         if c.paused:
             return "paused"
+        if c.reset_pending:
+            return "reset"
         if c.takeover or self.last_intervened:
             return "human"
         return "policy"
@@ -205,6 +214,7 @@ class DashboardFeed:
             recent = self.history["success"][-20:]
             return {
                 "mode": self.mode(),
+                "phase": self.phase,
                 "pause_reason": self.controls.pause_reason,
                 "estopped": self.controls.estopped,
                 "env_steps": self.env_steps,

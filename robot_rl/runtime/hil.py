@@ -135,6 +135,11 @@ class RunControls:
             self._takeover = on
 
     @property
+    def reset_pending(self) -> bool:
+        """A reset was requested and the actor has not taken it yet."""
+        return self._reset
+
+    @property
     def takeover(self) -> bool:
         """A person took over from the dashboard."""
         return self._takeover

@@ -9,6 +9,7 @@ Run directory layout::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import threading
@@ -18,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from robot_rl.config import config_hash, load_yaml, save_yaml
+from robot_rl.config import ConfigError, config_hash, load_yaml, save_yaml
 from robot_rl.data.async_writer import BackgroundEpisodeWriter
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import spec_to_json
@@ -69,14 +70,55 @@ def train(
 
     With ``resume``, ``run_dir`` is an existing run: its config must equal ``config`` but for
     ``train.env_steps``; demos, episodes, checkpoints and metrics are continued.
+    With ``config.dashboard.enabled`` the live dashboard serves the run (its URL with the
+    token is printed at start) and a person can drive, label, pause, reset and e-stop.
     """
     configure_threads(config.runtime.torch_threads)
     if resume:
         if run_dir is None or not (run_dir / "config.yaml").is_file():
             raise ResumeError(f"cannot resume {run_dir}: not a run directory (no config.yaml)")
-        check_resumable(load_yaml(RunConfig, run_dir / "config.yaml"), config, where=run_dir)
+        saved = load_yaml(RunConfig, run_dir / "config.yaml")
+        # Watching a run, or not, does not change what it learns.
+        given = dataclasses.replace(config, dashboard=saved.dashboard, teleop=saved.teleop)
+        check_resumable(saved, given, where=run_dir)
         if demos is None and (run_dir / "demos" / "zarr.json").is_file():
             demos = run_dir / "demos"
+    session = _start_dashboard(config)
+    try:
+        return _train(config, run_dir, demos, progress=progress, resume=resume, session=session)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _start_dashboard(config: RunConfig) -> Any:
+    """The run's DashboardSession, serving, its URL printed; None when the dashboard is off."""
+    if not config.dashboard.enabled:
+        if config.teleop.device != "none":
+            raise ConfigError(
+                f"teleop.device={config.teleop.device}: training with a teleop device needs "
+                "the dashboard (dashboard.enabled, --dashboard) to pause, resume and hand back"
+            )
+        return None
+    from robot_rl.dashboard.session import DashboardSession
+
+    session = DashboardSession(
+        config.dashboard, config.teleop, hil=config.hil, control_hz=config.env.control_hz,
+        env_cameras=tuple(config.env.cameras),
+    )  # fmt: skip
+    print(f"dashboard: {session.start()}", flush=True)
+    return session
+
+
+def _train(
+    config: RunConfig,
+    run_dir: Path | None,
+    demos: Path | None,
+    *,
+    progress: bool,
+    resume: bool,
+    session: Any,
+) -> dict[str, Any]:
     run_dir = run_dir or make_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_yaml(config, run_dir / "config.yaml")
@@ -88,6 +130,7 @@ def train(
     if demos is None and config.demos.num_episodes > 0:
         from robot_rl.demos import record_demos
 
+        _set_phase(session, "recording demos")
         demos = run_dir / "demos"
         with tqdm(total=config.demos.num_episodes, desc="demos", disable=not progress) as bar:
             record_demos(config, demos, on_episode=lambda n, _a: bar.update(1))
@@ -95,13 +138,17 @@ def train(
     if config.agent == "bc":
         from robot_rl.runtime.offline import train_bc
 
+        _set_phase(session, "training (offline)")
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
         stats = None
     else:
+        _set_phase(session, "training")
         policy, stats = _train_online(
-            config, env, spec, action_dim, demos, run_dir, progress=progress, resume=resume
-        )
+            config, env, spec, action_dim, demos, run_dir, progress=progress, resume=resume,
+            session=session,
+        )  # fmt: skip
 
+    _set_phase(session, "final evaluation")
     result = final_evaluation(config, policy, run_dir, progress=progress)
     result.update({"wall_s": time.monotonic() - started, "run_dir": str(run_dir)})
     if stats is not None:
@@ -115,8 +162,14 @@ def train(
             }
         )
     (run_dir / "result.json").write_text(json.dumps(result, indent=1))
+    _set_phase(session, "finished")
     env.close()
     return result
+
+
+def _set_phase(session: Any, phase: str) -> None:
+    if session is not None:
+        session.feed.phase = phase
 
 
 def _train_online(
@@ -129,6 +182,7 @@ def _train_online(
     *,
     progress: bool,
     resume: bool = False,
+    session: Any = None,
 ) -> tuple[Any, ActorStats]:
     rt = config.runtime
     learner_thread: threading.Thread | None = None
@@ -165,10 +219,27 @@ def _train_online(
     )
     if resume:  # the writer of any .tmp-* group was the killed actor: nobody is writing it
         episode_store.cleanup_incomplete(min_age_s=0.0)
-    store = BackgroundEpisodeWriter(episode_store)
+    store: Any = BackgroundEpisodeWriter(episode_store)
+    if session is not None:  # labels from the page land in the episode store
+        store = session.attach(env, action_dim, store, episode_store)
     actor_metrics = MetricsLogger(run_dir / "metrics", "actor", tensorboard_dir=run_dir / "tb")
     eval_metrics = MetricsLogger(run_dir / "metrics", "eval", tensorboard_dir=run_dir / "tb")
     hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest)
+
+    def on_episode(ep: Any, st: ActorStats) -> None:
+        actor_metrics.log(
+            st.env_steps,
+            {
+                "charts/episode_return": float(ep.rewards.sum()),
+                "charts/success": ep.success,
+                "charts/episode_length": len(ep),
+                "charts/intervention_rate": float(ep.intervened.mean()) if len(ep) else 0.0,
+                "charts/weights_version": st.weights_version,
+            },
+        )
+        if session is not None:
+            session.on_episode(ep, st)
+
     transport.send(hello)
     tr = config.train
     actor = Actor(
@@ -184,15 +255,10 @@ def _train_online(
         max_steps_ahead=tr.max_steps_ahead,
         hello=hello,
         partial_episode=rt.partial_episode,
-        on_episode=lambda ep, st: actor_metrics.log(
-            st.env_steps,
-            {
-                "charts/episode_return": float(ep.rewards.sum()),
-                "charts/success": ep.success,
-                "charts/episode_length": len(ep),
-                "charts/weights_version": st.weights_version,
-            },
-        ),
+        on_episode=on_episode,
+        mixer=session.mixer if session is not None else None,
+        controls=session.controls if session is not None else None,
+        on_step=session.on_step if session is not None else None,
     )
     actor.stats.env_steps, actor.stats.episodes = steps_done, episodes_done
     policy_path = run_dir / "policy.safetensors"
@@ -206,6 +272,8 @@ def _train_online(
 
     def on_step(stats: ActorStats) -> None:
         bar.update(1)
+        if session is not None:
+            session.pace()
         if supervisor is not None:
             _supervise(supervisor, actor, pause=rt.on_learner_loss == "pause")
         if (
