@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +13,7 @@ from robot_rl.rewards.frames import TwinFramesConfig
 from robot_rl.rewards.vlm_judge import VLMJudgeConfig
 
 RewardType = Literal["ground_truth", "classifier", "clip", "vlm", "intervention"]
+EnvRewardType = Literal["ground_truth", "classifier", "clip", "vlm"]
 
 
 @dataclass
@@ -106,3 +107,73 @@ def build_reward_model(
 
         return VLMJudge(config.vlm)
     raise ValueError(f"type: unknown reward type {config.type!r}")
+
+
+@dataclass
+class EnvRewardConfig:
+    """The reward a training run's env reports (the run config's ``reward:`` block)."""
+
+    type: EnvRewardType = "ground_truth"
+    """ground_truth: the env's own reward, unchanged; classifier, clip or vlm replace it."""
+    weights_path: str = ""
+    """Classifier file (``robot-rl reward train``) or local CLIP / VLM model directory."""
+    threshold: float | None = None
+    """Success threshold on the model's probability; null keeps the model's own (classifier:
+    its calibrated threshold; clip / vlm: ``clip.threshold`` / ``vlm.threshold``)."""
+    consecutive_steps: int | None = None
+    """Success must hold this many consecutive steps; null keeps the model's (classifier:
+    its ``consecutive_steps``; clip / vlm: 1)."""
+    terminate_on_success: bool = True
+    """End the episode (terminated) when the model's success holds."""
+    service: Literal["inline", "process"] = "inline"
+    """inline: the model runs in the env's process; process: in a child process of its own."""
+    timeout_s: float = 60.0
+    """Deadline for one reward from the process service, and for it to start (s)."""
+    device: str = "cpu"
+    """Torch device of the reward model."""
+    clip: ClipRewardConfig = field(default_factory=ClipRewardConfig)
+    """Prompts, alpha and camera of the CLIP reward (its weights come from weights_path)."""
+    vlm: VLMJudgeConfig = field(default_factory=VLMJudgeConfig)
+    """Question, answer tokens and camera of the VLM judge (weights from weights_path)."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field."""
+        if self.type != "ground_truth" and not self.weights_path:
+            raise ValueError(f"weights_path: reward type {self.type!r} needs a weights path")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold: must be in [0, 1], got {self.threshold}")
+        if self.consecutive_steps is not None and self.consecutive_steps < 1:
+            raise ValueError(f"consecutive_steps: must be >= 1, got {self.consecutive_steps}")
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s: must be > 0, got {self.timeout_s}")
+
+
+def build_env_reward_model(config: EnvRewardConfig) -> RewardModel:
+    """The RewardModel of a run's ``reward:`` block (weights from local files only)."""
+    if config.type == "ground_truth":
+        raise ValueError("reward.type: ground_truth uses the env's own reward, not a model")
+    path = Path(config.weights_path).expanduser()
+    if config.type == "classifier":
+        from robot_rl.rewards.classifier import load_classifier
+
+        model = load_classifier(path, device=config.device, field_name="reward.weights_path")
+        if config.threshold is not None:
+            model.threshold = config.threshold
+        return model
+    if not path.exists():
+        raise FileNotFoundError(f"reward.weights_path: no {config.type} model directory at {path}")
+    if config.type == "clip":
+        from robot_rl.rewards.clip_reward import ClipReward
+
+        threshold = config.clip.threshold if config.threshold is None else config.threshold
+        return ClipReward(
+            replace(config.clip, weights_path=str(path), threshold=threshold, device=config.device)
+        )
+    if config.type == "vlm":
+        from robot_rl.rewards.vlm_judge import VLMJudge
+
+        threshold = config.vlm.threshold if config.threshold is None else config.threshold
+        return VLMJudge(
+            replace(config.vlm, weights_path=str(path), threshold=threshold, device=config.device)
+        )
+    raise ValueError(f"reward.type: unknown reward type {config.type!r}")

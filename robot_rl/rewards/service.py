@@ -12,8 +12,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -49,6 +50,13 @@ class DelayedReward:
         """Sleep, then score with the wrapped model."""
         time.sleep(self.delay_s)
         return self.model.score(batch)
+
+
+def load_delayed_classifier(path: str, delay_s: float) -> DelayedReward:
+    """A saved classifier that sleeps ``delay_s`` per batch (a process-service factory)."""
+    from robot_rl.rewards.classifier import load_classifier
+
+    return DelayedReward(load_classifier(path), delay_s=delay_s)
 
 
 class RewardService:
@@ -152,9 +160,21 @@ class RewardService:
                 self._results.put(RewardResult(request_id, reward, prob, success, now - t0))
 
 
+class AsyncRewardService(Protocol):
+    """What a control loop needs of a reward service (thread or process)."""
+
+    def submit(self, request_id: int, obs: Mapping[str, np.ndarray]) -> None: ...
+
+    def poll(self) -> list[RewardResult]: ...
+
+    def drain(self, count: int, *, timeout_s: float = 60.0) -> list[RewardResult]: ...
+
+    def close(self) -> None: ...
+
+
 def measure_stall(
     model: RewardModel,
-    observations: list[Mapping[str, np.ndarray]],
+    observations: Sequence[Mapping[str, np.ndarray]],
     *,
     control_hz: float = 10.0,
     use_service: bool = True,
@@ -163,39 +183,71 @@ def measure_stall(
     """Run a paced control loop over ``observations``; time what reward inference costs it.
 
     Each step does ``work`` (the policy, the env), then asks for the step's reward: through
-    the service (submit + poll) or synchronously (``model.score``). Returns the reward call's
-    mean and max time per step (ms), the share of steps that overran the control period and
-    the mean result latency (ms).
+    a thread :class:`RewardService` (submit + poll) or synchronously (``model.score``).
+    Returns the reward call's mean and max time per step (ms), the share of steps that
+    overran the control period and the mean result latency (ms).
     """
-    period = 1.0 / control_hz
-    call_ms: list[float] = []
+    if use_service:
+        return measure_service_stall(
+            RewardService(model), observations, control_hz=control_hz, work=work
+        )
+    return _paced_loop(
+        observations,
+        control_hz=control_hz,
+        work=work,
+        ask=lambda t, obs: model.score({k: np.asarray(obs[k])[None] for k in model.required_keys}),
+    )
+
+
+def measure_service_stall(
+    service: AsyncRewardService,
+    observations: Sequence[Mapping[str, np.ndarray]],
+    *,
+    control_hz: float = 10.0,
+    work: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """:func:`measure_stall` through a started service (thread or process); closes it."""
     latency: list[float] = []
-    overruns = 0
-    service = RewardService(model) if use_service else None
+
+    def ask(t: int, obs: Mapping[str, np.ndarray]) -> None:
+        service.submit(t, obs)
+        latency.extend(r.latency_s for r in service.poll())
+
     try:
-        for t, obs in enumerate(observations):
-            start = time.perf_counter()
-            if work is not None:
-                work()
-            t0 = time.perf_counter()
-            if service is not None:
-                service.submit(t, obs)
-                latency += [r.latency_s for r in service.poll()]
-            else:
-                model.score({k: np.asarray(obs[k])[None] for k in model.required_keys})
-                latency.append(time.perf_counter() - t0)
-            call_ms.append((time.perf_counter() - t0) * 1e3)
-            elapsed = time.perf_counter() - start
-            overruns += elapsed > period
-            time.sleep(max(0.0, period - elapsed))
-        if service is not None:
-            latency += [r.latency_s for r in service.drain(len(observations) - len(latency))]
+        stats = _paced_loop(observations, control_hz=control_hz, work=work, ask=ask)
+        left = len(observations) - len(latency)
+        latency.extend(r.latency_s for r in service.drain(left, timeout_s=600.0))
     finally:
-        if service is not None:
-            service.close()
+        service.close()
+    stats["result_latency_mean_ms"] = round(float(np.mean(latency)) * 1e3, 2)
+    return stats
+
+
+def _paced_loop(
+    observations: Sequence[Mapping[str, np.ndarray]],
+    *,
+    control_hz: float,
+    work: Callable[[], None] | None,
+    ask: Callable[[int, Mapping[str, np.ndarray]], object],
+) -> dict[str, float]:
+    """Control loop at ``control_hz``: work, then ``ask`` for the reward; time the asks."""
+    period = 1.0 / control_hz
+    call_s: list[float] = []
+    overruns = 0
+    for t, obs in enumerate(observations):
+        start = time.perf_counter()
+        if work is not None:
+            work()
+        t0 = time.perf_counter()
+        ask(t, obs)
+        call_s.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - start
+        overruns += elapsed > period
+        time.sleep(max(0.0, period - elapsed))
     return {
-        "reward_call_mean_ms": round(float(np.mean(call_ms)), 3),
-        "reward_call_max_ms": round(float(np.max(call_ms)), 3),
+        "reward_call_mean_ms": round(float(np.mean(call_s)) * 1e3, 3),
+        "reward_call_max_ms": round(float(np.max(call_s)) * 1e3, 3),
         "overrun_fraction": round(overruns / len(observations), 3),
-        "result_latency_mean_ms": round(float(np.mean(latency)) * 1e3, 2),
+        # synchronous calls: the result is there when the call returns
+        "result_latency_mean_ms": round(float(np.mean(call_s)) * 1e3, 2),
     }

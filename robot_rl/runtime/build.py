@@ -28,7 +28,10 @@ def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
     """The env of a run (the MuJoCo twin; the real cell comes through the ROS adapter)."""
     from robot_rl_sim import make_env as make_twin
 
-    return make_twin(config.env, seed=seed)
+    from robot_rl.rewards.wrapper import wrap_reward
+
+    env = make_twin(config.env, seed=seed)
+    return wrap_reward(env, config.reward, max_episode_steps=config.env.max_episode_steps)
 
 
 def env_spec(env: gym.Env) -> tuple[ObsSpec, int]:

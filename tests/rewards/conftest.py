@@ -52,3 +52,42 @@ def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from robot_rl.rewards.tiny import build_tiny_vlm
 
     return build_tiny_vlm(tmp_path_factory.mktemp("tiny_vlm"))
+
+
+@pytest.fixture(scope="session")
+def twin_classifier_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny success classifier trained on twin frames (32 px front camera), outcome labels."""
+    pytest.importorskip("robot_rl_sim")
+    from robot_rl.agents.encoders import EncoderConfig
+    from robot_rl.rewards import ClassifierConfig, TwinFramesConfig, train_classifier
+    from robot_rl.rewards.frames import collect_twin_frames, label_by_outcome
+
+    frames = collect_twin_frames(
+        TwinFramesConfig(
+            episodes=8,
+            image_size=32,
+            cameras=("front",),
+            noisy_fraction=0.0,
+            drop_fraction=0.0,
+            random_fraction=0.25,
+            max_steps=20,
+            hold_steps=3,
+            seed=5,
+        )
+    )
+    frames = label_by_outcome(frames, positive_last=4, margin=1)
+    config = ClassifierConfig(
+        cameras=("front",),
+        image_size=32,
+        encoder=EncoderConfig(
+            conv_channels=(8, 8, 8), conv_strides=(2, 2, 1), latent_dim=16, drq_pad=2
+        ),
+        hidden_dim=32,
+        train_steps=60,
+        batch_size=32,
+        target_fpr=0.05,
+    )
+    model, report = train_classifier(frames, config)
+    path = tmp_path_factory.mktemp("twin_classifier") / "classifier.safetensors"
+    model.save(path, report=report)
+    return path

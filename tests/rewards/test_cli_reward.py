@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
 
 def write_store(path: Path, episodes: int, steps: int = 8) -> None:
     """Episodes whose last frames show a bright square when info says success."""
-    spec = {
+    spec: dict[str, tuple[tuple[int, ...], np.dtype]] = {
         "pixels_front": ((32, 32, 3), np.dtype(np.uint8)),
         keys.STATE: ((3,), np.dtype(np.float32)),
     }
