@@ -23,6 +23,7 @@ All times come from one injected clock (s); callbacks must stamp receive times w
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -99,6 +100,7 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._sleep = sleep
         self._wait_while_estopped = wait_while_estopped
         self._cancelled = False
+        self._command_lock = threading.Lock()
         self._steps = 0
         self._next_tick = 0.0
         self._gripper: Float64 | None = None  # the last gripper command sent
@@ -112,9 +114,14 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return self.safety.estopped is not None
 
     def estop(self, reason: str = "e-stop") -> None:
-        """Latch the e-stop (any thread): hold now and on every later step."""
+        """Latch the e-stop (any thread): hold now and on every later step.
+
+        A command the control thread computed before the latch is not sent after this
+        returns: publishing and the latch check share one lock.
+        """
         self.safety.estop(reason)
-        self._hold()
+        with self._command_lock:
+            self._hold()
 
     def release_estop(self) -> None:
         """Release the latched e-stop; the next reset or step may move the arm again."""
@@ -168,17 +175,18 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         )
         safe = self.safety.filter(np.asarray(action), robot, sent)
         executed = safe.action  # (A,) float32: what the cell is told to do
-        if safe.held:
-            self._hold()
-        else:
-            pose = self.assembler.tcp_pose()
-            if pose is None:
-                raise RuntimeError("step before any TCP pose arrived; call reset() first")
-            command, gripper = self.mapper.command(
-                executed, pose[0], stamp=stamp_from_seconds(self._stamp_clock())
-            )
-            self._gripper = gripper
-            self._publish(command, gripper)
+        with self._command_lock:  # an e-stop from another thread lands before or after
+            if safe.held or self.estopped:
+                self._hold()
+            else:
+                pose = self.assembler.tcp_pose()
+                if pose is None:
+                    raise RuntimeError("step before any TCP pose arrived; call reset() first")
+                command, gripper = self.mapper.command(
+                    executed, pose[0], stamp=stamp_from_seconds(self._stamp_clock())
+                )
+                self._gripper = gripper
+                self._publish(command, gripper)
         self._next_tick = max(self._next_tick + 1.0 / c.control_hz, sent)
         snapshot = self._wait_fresh(sent, self._next_tick, need_reward=True)
         self._steps += 1
@@ -194,7 +202,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             else:
                 reward = float(reward_item[0])
         if stale and not self.estopped:
-            self._hold()  # never keep moving on data the policy did not see
+            with self._command_lock:
+                self._hold()  # never keep moving on data the policy did not see
         success = reward >= c.success_reward and not stale
         # An e-stop holds without ending the episode: the actor's RunControls halt it before
         # the next step, and a reset (which would move the arm) waits for the release.

@@ -1,7 +1,8 @@
 """The reset node's logic without ROS: the core reset controllers over the cell's streams.
 
 A reset drives the TCP home with the core ``ScriptedReset`` through a :class:`BridgeEnv`
-(so the move passes the ``SafetyLayer`` like every other command; an e-stop stops it), then
+(so the move passes the ``SafetyLayer`` like every other command; an e-stop stops it: a
+held move does not reach home and the service answers failure), then
 puts the scene back: with ``human`` set, a ``HumanReset`` asks a person and waits (with a
 deadline) for the continue press (the node's ``~/continue`` Trigger); otherwise the scene
 is taken as it is. The reset node serves :meth:`CellReset.run` as the cell's std_srvs/Trigger
@@ -61,6 +62,23 @@ class CellReset:
         )  # fmt: skip
         self.human = human
         self.scripted = ScriptedReset(scripted_reset_config(cell), randomise=self._scene)
+        self._release_on_next_reset = False
+
+    def estop(self, reason: str, *, until_next_reset: bool = False) -> None:
+        """Latch the e-stop: a reset in progress holds and fails.
+
+        ``until_next_reset``: the latch ends when the next reset is requested (the cell's
+        e-stop topic: the actor requests resets only after its own e-stop was released);
+        otherwise it stays until :meth:`release_estop`. A lasting latch is never shortened.
+        """
+        lasting = self.env.estopped and not self._release_on_next_reset
+        self._release_on_next_reset = until_next_reset and not lasting
+        self.env.estop(reason)
+
+    def release_estop(self) -> None:
+        """Release the latch."""
+        self._release_on_next_reset = False
+        self.env.release_estop()
 
     def _scene(self, env: gym.Env) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         if self.human is not None:
@@ -70,7 +88,10 @@ class CellReset:
         return env.reset()
 
     def run(self) -> ResetResult:
-        """Move home and reset the scene (blocks); raises TimeoutError on missing data."""
+        """Move home and reset the scene (blocks); raises TimeoutError on missing data,
+        RuntimeError while the e-stop is latched."""
+        if self._release_on_next_reset:
+            self.release_estop()
         obs, _info = self.env.reset()
         return self.scripted.run(self.env, obs)
 

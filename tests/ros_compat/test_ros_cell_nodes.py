@@ -194,9 +194,14 @@ def test_reset_moves_home_through_the_safety_layer() -> None:
     try:
         result = reset.run()
         tcp = assembler.assemble(time.monotonic()).obs[keys.STATE][0:3]  # type: ignore[index]
-        reset.env.estop("test")
+        reset.estop("~/estop")  # lasting: a later topic e-stop does not shorten it
+        reset.estop("/robot_rl/estop", until_next_reset=True)
         with pytest.raises(RuntimeError, match="e-stop is latched"):
             reset.run()  # the reset node answers the service with the error
+        reset.release_estop()
+        reset.estop("/robot_rl/estop", until_next_reset=True)  # the actor's e-stop topic
+        again = reset.run()  # the actor asks for a reset only after its own release
+        assert again.reached_home
     finally:
         streaming.set()
     assert result.reached_home and result.held_steps == 0 and result.steps > 1

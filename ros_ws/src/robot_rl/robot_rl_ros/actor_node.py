@@ -3,7 +3,8 @@ Actor node: cell topics -> core CellActor (env, safety layer, mixer, Actor) -> c
 
 Subscribes to the cameras, /joint_states, the TCP pose (and twist), the reward, the
 intervention, the e-stop and ``~/control``; publishes the Cartesian and gripper commands and
-``~/status`` (JSON); serves ``~/estop``, ``~/release_estop`` and ``~/reset`` (Trigger).
+``~/status`` (JSON); serves ``~/estop``, ``~/release_estop`` and ``~/reset`` (Trigger). An
+e-stop from a service or ``~/control`` is also published on the cell's e-stop topic.
 Everything besides rclpy lives in ``robot_rl.ros_compat.cell_actor``: the core Actor runs
 in a worker thread, every command passes the core SafetyLayer, the core InterventionMixer
 chooses between policy and person. This thread only spins ROS callbacks.
@@ -56,6 +57,7 @@ class ActorNode(Node):
         self.command_pub = self.create_publisher(command_type, cell.command_topic, COMMAND_QOS)
         self.gripper_pub = self.create_publisher(Float64, cell.gripper_command_topic, COMMAND_QOS)
         self.status_pub = self.create_publisher(String, '~/status', COMMAND_QOS)
+        self.estop_pub = self.create_publisher(Bool, cell.estop_topic, COMMAND_QOS)
         self.reset_client = self.create_client(Trigger, cell.reset_service)
         self.core = CellActor(
             run_config, cell, Path(run_dir), publish=self._publish,
@@ -127,6 +129,8 @@ class ActorNode(Node):
             return False, str(err)
         log = self.get_logger().error if name == 'estop' else self.get_logger().info
         log(message)
+        if name == 'estop' and source != self.cell.estop_topic:
+            self.estop_pub.publish(Bool(data=True))  # the reset node stops a reset too
         return True, message
 
     def _on_estop(self, msg):

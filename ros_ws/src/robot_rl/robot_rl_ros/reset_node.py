@@ -5,7 +5,9 @@ Serves the cell's ``reset_service`` (std_srvs/Trigger): the core ``ScriptedReset
 the TCP home with the gripper open, through the core ``SafetyLayer`` and the same command
 topics the actor uses; with ``human_reset`` a person then puts the scene back and calls
 ``~/continue`` (Trigger), waited for at most ``human_timeout_s``
-(``robot_rl.ros_compat.cell_reset``). ``~/estop`` (Trigger) stops a reset in progress.
+(``robot_rl.ros_compat.cell_reset``). The cell's e-stop topic (Bool, True) stops a reset in
+progress (until the next reset request); ``~/estop`` (Trigger) latches until
+``~/release_estop`` (Trigger).
 """
 
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -21,7 +23,7 @@ from robot_rl_ros.ros_io import (
     clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, load_safety_config,
     ros_session, SENSOR_QOS, to_ros)
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Bool, Float64
 from std_srvs.srv import Trigger
 
 
@@ -72,6 +74,10 @@ class ResetNode(Node):
             Trigger, cell.reset_service, self._on_reset, callback_group=services)
         self.create_service(Trigger, '~/continue', self._on_continue, callback_group=services)
         self.create_service(Trigger, '~/estop', self._on_estop, callback_group=services)
+        self.create_service(
+            Trigger, '~/release_estop', self._on_release, callback_group=services)
+        self.create_subscription(
+            Bool, cell.estop_topic, self._on_estop_topic, COMMAND_QOS, callback_group=sensors)
 
     def _publish(self, command, gripper):
         self.command_pub.publish(to_ros(command, self._command_type()))
@@ -95,10 +101,20 @@ class ResetNode(Node):
         return response
 
     def _on_estop(self, request, response):
-        self.core.env.estop('reset node ~/estop')
-        response.success = True
-        response.message = 'e-stop latched; restart the reset node to release it'
+        self.core.estop('reset node ~/estop')
+        self.get_logger().error('e-stop latched (~/estop) until ~/release_estop')
+        response.success, response.message = True, 'e-stop latched until ~/release_estop'
         return response
+
+    def _on_release(self, request, response):
+        self.core.release_estop()
+        response.success, response.message = True, 'e-stop released'
+        return response
+
+    def _on_estop_topic(self, msg):
+        if msg.data:
+            self.core.estop(self.cell.estop_topic, until_next_reset=True)
+            self.get_logger().error(f'{self.cell.estop_topic}: holding; a reset in progress fails')
 
 
 def main(args=None):
