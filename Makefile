@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup.sh
 setup: $(STAMP)
 
 ## make demo: scripted demos in the twin, train pick-cube (actor + learner processes), eval + video
+## make demo DASHBOARD=1: the same with the live web dashboard (its URL and token are printed)
 demo: $(STAMP)
-	$(PY) -m robot_rl.cli train configs/pick_cube_state.yaml $(DEMO_ARGS)
+	$(PY) -m robot_rl.cli train configs/pick_cube_state.yaml $(if $(DASHBOARD),--dashboard) $(DEMO_ARGS)
 
 ## make test: lint, type check and the test suite (≤ 10 min on 2 cores)
 test: $(STAMP) lint

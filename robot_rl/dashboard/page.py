@@ -13,7 +13,7 @@ button{margin:3px;padding:6px 12px;font-size:14px}
 td{padding:2px 10px}
 svg{background:#222;margin:4px}
 </style></head><body>
-<div>mode: <span id="mode">?</span> <span id="reason"></span></div>
+<div>mode: <span id="mode">?</span> <span id="reason"></span> &middot; <span id="phase"></span></div>
 <table><tr><td>episode</td><td id="episode"></td><td>return</td><td id="return"></td>
 <td>last success</td><td id="success"></td></tr>
 <tr><td>intervention rate</td><td id="irate"></td><td>learner step</td><td id="updates"></td>
@@ -67,6 +67,7 @@ function onFrame(buf) {
 function onStatus(s) {
   window.__status = s;
   $("mode").textContent = s.mode; $("reason").textContent = s.pause_reason || "";
+  $("phase").textContent = s.phase || "";
   $("episode").textContent = s.episode; $("return").textContent = s.episode_return.toFixed(2);
   $("success").textContent = s.last_success === null ? "-" : s.last_success;
   $("irate").textContent = (100 * s.intervention_rate).toFixed(0) + " %";

@@ -190,10 +190,9 @@ class InterventionMixer:
         human = HumanInput(None, False)
         if self.source is not None:
             human = self.source.poll(obs, policy_action)
-        if not human.connected:
-            if not self.device_lost and self.controls is not None:
-                self.controls.pause("teleop device lost")
-            self.device_lost = True
+        if not human.connected and not self.device_lost and self.controls is not None:
+            self.controls.pause("teleop device lost")
+        self.device_lost = not human.connected  # a device that comes back may be lost again
         forced = self.controls is not None and self.controls.takeover
         wants = human.connected and (human.intervene or forced)
         if forced and human.connected and human.action is None:

@@ -142,7 +142,6 @@ def _train(
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
         stats = None
     else:
-        _set_phase(session, "training")
         policy, stats = _train_online(
             config, env, spec, action_dim, demos, run_dir, progress=progress, resume=resume,
             session=session,
@@ -185,6 +184,7 @@ def _train_online(
     session: Any = None,
 ) -> tuple[Any, ActorStats]:
     rt = config.runtime
+    _set_phase(session, "starting the learner")
     learner_thread: threading.Thread | None = None
     supervisor: LearnerSupervisor | None = None
     if rt.transport == "zmq":
@@ -266,6 +266,7 @@ def _train_online(
         tensors, meta = load_policy(policy_path)
         actor.adopt_weights(tensors, int(meta.get("weights_version", 0)))
     eval_env = make_env(config, seed=config.seed + 1)
+    _set_phase(session, "training")
     bar = _progress_bar(tr.env_steps, progress)
     bar.update(steps_done)
     last_eval = {"success_rate": float("nan")}

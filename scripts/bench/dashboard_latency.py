@@ -1,8 +1,11 @@
 """Camera frame -> browser latency of the dashboard on loopback (2 cameras x 10 fps).
 
-Frames are published at 10 Hz per camera (128x128 twin-sized images that change every
-frame); the page timestamps each one when its <img> has decoded it. Last line: JSON with
-p50_ms, p95_ms. Needs /usr/bin/chromium and the playwright package.
+Synthetic (default): frames are published at ``--fps`` per camera (twin-sized images that
+change every frame). ``--twin``: the twin steps at ``--step-hz`` on this thread and its
+front and wrist cameras are rendered by the dashboard's TwinCameraStream (the path of
+``robot-rl train --dashboard``) at ``--fps``, so the frame rate per camera is measured too.
+The page timestamps each frame when its <img> has decoded it. Last line: JSON with
+p50_ms, p95_ms, fps_per_camera. Needs /usr/bin/chromium and the playwright package.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--cameras", type=int, default=2)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--twin", action="store_true", help="render the stepping twin's cameras")
+    parser.add_argument("--step-hz", type=float, default=20.0, help="twin steps per s (--twin)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -46,7 +51,26 @@ def main() -> None:
             n += 1
             time.sleep(1.0 / args.fps)
 
-    thread = threading.Thread(target=publish, daemon=True)
+    def step_twin() -> None:
+        from robot_rl_sim import TwinConfig, make_env
+
+        from robot_rl.dashboard.twin_cameras import TwinCameraStream
+
+        env = make_env(TwinConfig(obs_mode="state", max_episode_steps=50), seed=0)
+        env.reset()
+        stream = TwinCameraStream(
+            env, feed, cameras=("front", "wrist")[: args.cameras], size=args.size, hz=args.fps
+        ).start()
+        while not stop.is_set():
+            _obs, _r, term, trunc, _i = env.step(env.action_space.sample())
+            stream.capture()
+            if term or trunc:
+                env.reset()
+            time.sleep(1.0 / args.step_hz)
+        stream.close()
+        env.close()
+
+    thread = threading.Thread(target=step_twin if args.twin else publish, daemon=True)
     thread.start()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -59,13 +83,14 @@ def main() -> None:
         frames = page.evaluate("() => window.__frames")
         browser.close()
     stop.set()
+    thread.join(timeout=5)
     server.stop()
     fps = {cam: n / args.seconds for cam, n in frames.items()}
     print(f"frames per camera per s: {fps}")
     print(json.dumps({
         "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
         "max_ms": float(lat.max()), "frames": int(lat.size), "fps_per_camera": fps,
-        "cameras": args.cameras, "image_size": args.size,
+        "cameras": args.cameras, "image_size": args.size, "source": "twin" if args.twin else "synthetic",
     }))  # fmt: skip
 
 

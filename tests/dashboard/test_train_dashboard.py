@@ -132,7 +132,9 @@ def test_camera_frames_arrive_and_change(train_run: TrainRun, page: Any) -> None
     after = page.evaluate("() => ({...window.__frames})")
     fps = {cam: (after[cam] - before[cam]) / 2.0 for cam in ("front", "wrist")}
     print(f"dashboard frames per second per camera while training: {fps}")
-    assert min(fps.values()) >= 5.0, fps  # 15 Hz configured; loaded 2-core CI machines vary
+    # dashboard.camera_hz is 15; here the render thread shares 2 loaded cores with the actor,
+    # the learner and Chromium (scripts/bench/dashboard_latency.py --twin measures the rate)
+    assert min(fps.values()) >= 3.0, fps
     for cam in ("front", "wrist"):
         hashes = page.evaluate(f"() => window.__hashes.{cam}")
         assert len(set(hashes)) > 1, f"{cam} camera frames do not change"

@@ -144,6 +144,19 @@ def test_lost_device_releases_and_pauses() -> None:
     assert np.max(np.abs(steps[1].action[:3] - steps[0].action[:3])) <= 0.25 + 1e-6
 
 
+def test_a_device_lost_again_after_coming_back_pauses_again() -> None:
+    controls = RunControls()
+    plan = ["lost", HUMAN_ACT, "lost"]
+    mixer = InterventionMixer(4, source=Script(plan), controls=controls)
+    run_mixer(mixer, 1)
+    assert controls.paused
+    controls.resume()
+    run_mixer(mixer, 1)  # back
+    assert not controls.paused
+    run_mixer(mixer, 1)  # gone again
+    assert controls.paused and controls.pause_reason == "teleop device lost"
+
+
 def test_dashboard_takeover_without_device_holds_still() -> None:
     controls = RunControls()
     mixer = InterventionMixer(4, controls=controls)
