@@ -31,7 +31,12 @@ def cmd_reward_train(args: argparse.Namespace) -> int:
     import torch
 
     from robot_rl.rewards.classifier import train_classifier
-    from robot_rl.rewards.frames import LabelledFrames, collect_twin_frames, frames_from_store
+    from robot_rl.rewards.frames import (
+        LabelledFrames,
+        collect_twin_frames,
+        frames_from_store,
+        label_by_outcome,
+    )
 
     config = _load(args)
     torch.set_num_threads(max(1, args.threads))
@@ -39,7 +44,10 @@ def cmd_reward_train(args: argparse.Namespace) -> int:
     data.validate()
     parts = []
     if data.twin is not None:
-        parts.append(collect_twin_frames(data.twin))
+        twin = collect_twin_frames(data.twin)
+        if data.twin_labels == "outcome":  # what a cell has; ground truth only evaluates
+            twin = label_by_outcome(twin, positive_last=data.positive_last, margin=data.margin)
+        parts.append(twin)
     for store in data.stores:
         parts.append(
             frames_from_store(

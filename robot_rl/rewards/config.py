@@ -21,11 +21,17 @@ class RewardDataConfig:
     """Labelled frames the classifier is trained on."""
 
     twin: TwinFramesConfig | None = field(default_factory=TwinFramesConfig)
-    """Record labelled frames in the twin (ground-truth labels); null on a robot."""
+    """Record frames in the twin; null on a robot."""
+    twin_labels: Literal["outcome", "ground_truth"] = "outcome"
+    """How twin frames are labelled: outcome (each episode's outcome with the
+    positive_last / margin rule, what a robot cell can do) or ground_truth (per frame, an
+    upper bound no cell has)."""
     stores: tuple[str, ...] = ()
     """Episode stores (demos, labelled online episodes) to take frames from."""
     positive_last: int = 3
-    """Last observations of a successful stored episode that are positives."""
+    """Last observations of a successful episode that are positives (stores; twin frames
+    with outcome labels, where the episode ends twin.hold_steps after success: use
+    hold_steps + 1)."""
     margin: int = 2
     """Observations before those that are left out (lift in progress)."""
 
