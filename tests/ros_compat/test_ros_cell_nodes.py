@@ -234,19 +234,3 @@ def test_reward_holds_success_and_takes_human_labels() -> None:
     assert reward.score(state, human_success=True) == CELL.success_reward
     with pytest.raises(ValueError, match="type: the reward node serves"):
         check_reward_config(RewardConfig(type="ground_truth"))
-
-
-def test_transitions_reach_the_learner_and_weights_reach_the_actor(tmp_path: Path) -> None:
-    """The launch test's check without ROS: the learner node's files, the core learner."""
-    from robot_rl.runtime.learner_main import build_learner
-
-    actor, _graph = make_cell_actor(tmp_path)
-    write_run_files(actor.run_dir, actor.run_config, CELL)  # what the learner node does
-    transport, learner_end = InProcessTransport.pair()
-    learner = build_learner(actor.run_dir, learner_end, demos_path=None)
-    worker = threading.Thread(target=learner.run, daemon=True)  # type: ignore[attr-defined]
-    worker.start()
-    stats = actor.run(transport, env_steps=150)
-    worker.join(timeout=30.0)
-    assert not worker.is_alive()  # the actor's stop ends the learner
-    assert stats.learner_updates > 0 and stats.weights_version >= 1

@@ -1,0 +1,306 @@
+"""The ROS nodes' own code, run against a minimal stand-in for rclpy (no ROS here).
+
+This is not ROS: topics are delivered synchronously in-process, QoS is ignored and the
+message classes are the plain mirrors of ``robot_rl.ros_compat.messages``. What it does
+check is the nodes' wiring that nothing else runs here: parameters, topic and service
+names, callbacks, message fields the nodes read and write, and that a twin node and an
+actor node talk to each other. The real rclpy run is the workflow's launch test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import types
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from robot_rl.ros_compat import messages as plain
+
+pytestmark = pytest.mark.twin
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "ros_ws" / "src" / "robot_rl"
+CONFIG = PKG / "config"
+
+
+@dataclass
+class Bool:
+    data: bool = False
+
+
+@dataclass
+class String:
+    data: str = ""
+
+
+@dataclass
+class Joy:
+    header: plain.Header = field(default_factory=plain.Header)
+    axes: list[float] = field(default_factory=list)
+    buttons: list[int] = field(default_factory=list)
+
+
+@dataclass
+class TriggerRequest:
+    pass
+
+
+@dataclass
+class TriggerResponse:
+    success: bool = False
+    message: str = ""
+
+
+class Trigger:
+    Request = TriggerRequest
+    Response = TriggerResponse
+
+
+class Bus:
+    """Topics and services of one process: publish delivers to every subscription."""
+
+    def __init__(self) -> None:
+        self.subs: dict[str, list[Any]] = defaultdict(list)
+        self.services: dict[str, Any] = {}
+        self.log: dict[str, list[Any]] = defaultdict(list)
+        self.params: dict[str, dict[str, Any]] = {}
+
+    def publish(self, topic: str, msg: Any) -> None:
+        self.log[topic].append(msg)
+        for callback in list(self.subs[topic]):
+            callback(msg)
+
+
+BUS = Bus()
+
+
+class Future:
+    def __init__(self, result: Any) -> None:
+        self._result = result
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> Any:
+        return self._result
+
+
+class Node:
+    """The rclpy.node.Node calls the package uses."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._params: dict[str, Any] = {}
+        self.timers: list[Any] = []
+
+    def _resolve(self, topic: str) -> str:
+        return f"/{self.name}/{topic[2:]}" if topic.startswith("~/") else topic
+
+    def declare_parameter(self, name: str, default: Any) -> None:
+        self._params[name] = BUS.params.get(self.name, {}).get(name, default)
+
+    def get_parameter(self, name: str) -> Any:
+        return types.SimpleNamespace(value=self._params[name])
+
+    def create_publisher(self, msg_type: Any, topic: str, qos: Any) -> Any:
+        resolved = self._resolve(topic)
+        return types.SimpleNamespace(publish=lambda msg: BUS.publish(resolved, msg))
+
+    def create_subscription(self, msg_type: Any, topic: str, callback: Any, qos: Any, **kw: Any):
+        BUS.subs[self._resolve(topic)].append(callback)
+
+    def create_service(self, srv_type: Any, name: str, callback: Any, **kw: Any) -> None:
+        BUS.services[self._resolve(name)] = callback
+
+    def create_client(self, srv_type: Any, name: str, **kw: Any) -> Any:
+        resolved = self._resolve(name)
+
+        def call_async(request: Any) -> Future:
+            return Future(BUS.services[resolved](request, TriggerResponse()))
+
+        return types.SimpleNamespace(
+            wait_for_service=lambda timeout_sec=None: resolved in BUS.services,
+            call_async=call_async,
+        )
+
+    def create_timer(self, period: float, callback: Any, **kw: Any) -> None:
+        self.timers.append(callback)
+
+    def get_logger(self) -> Any:
+        return types.SimpleNamespace(info=print, error=print, warning=print)
+
+    def get_clock(self) -> Any:
+        now = types.SimpleNamespace(nanoseconds=time.time_ns())
+        return types.SimpleNamespace(now=lambda: now)
+
+
+def fake_ros_modules() -> dict[str, types.ModuleType]:
+    def module(name: str, **attrs: Any) -> types.ModuleType:
+        mod = types.ModuleType(name)
+        mod.__dict__.update(attrs)
+        return mod
+
+    enum = types.SimpleNamespace(BEST_EFFORT=1, RELIABLE=2, KEEP_LAST=1, VOLATILE=2)
+    return {
+        "rclpy": module("rclpy", init=lambda args=None: None, ok=lambda: True,
+                        try_shutdown=lambda: None, spin=None, spin_once=None),
+        "rclpy.node": module("rclpy.node", Node=Node),
+        "rclpy.qos": module("rclpy.qos", QoSProfile=lambda **kw: kw, ReliabilityPolicy=enum,
+                            HistoryPolicy=enum, DurabilityPolicy=enum),
+        "rclpy.executors": module("rclpy.executors", ExternalShutdownException=RuntimeError,
+                                  MultiThreadedExecutor=object),
+        "rclpy.callback_groups": module("rclpy.callback_groups",
+                                        ReentrantCallbackGroup=lambda: None),
+        "geometry_msgs": module("geometry_msgs"),
+        "geometry_msgs.msg": module("geometry_msgs.msg", PoseStamped=plain.PoseStamped,
+                                    TwistStamped=plain.TwistStamped),
+        "sensor_msgs": module("sensor_msgs"),
+        "sensor_msgs.msg": module("sensor_msgs.msg", Image=plain.Image,
+                                  JointState=plain.JointState, Joy=Joy),
+        "std_msgs": module("std_msgs"),
+        "std_msgs.msg": module("std_msgs.msg", Bool=Bool, Float32MultiArray=plain.Float32MultiArray,
+                               Float64=plain.Float64, String=String),
+        "std_srvs": module("std_srvs"),
+        "std_srvs.srv": module("std_srvs.srv", Trigger=Trigger),
+    }  # fmt: skip
+
+
+@pytest.fixture()
+def nodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """The robot_rl_ros modules imported over the stand-in, and a fresh bus."""
+    for name, mod in fake_ros_modules().items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    monkeypatch.syspath_prepend(str(PKG))
+    for name in [m for m in sys.modules if m.startswith("robot_rl_ros")]:
+        monkeypatch.delitem(sys.modules, name)
+    BUS.__init__()  # type: ignore[misc]
+    cell = {"cell_config": str(CONFIG / "ci_cell.yaml")}
+    run = {"run_config": str(CONFIG / "pick_cube_ros.yaml")}
+    BUS.params = {
+        "robot_rl_twin": {**cell, **run},
+        "robot_rl_actor": {**cell, **run, "run_dir": str(tmp_path / "run"),
+                           "learner_address": "tcp://127.0.0.1:5",  # never reached here
+                           "reset_timeout_s": 5.0},
+        "robot_rl_learner": {**cell, **run, "run_dir": str(tmp_path / "learner")},
+        "robot_rl_reset": {**cell},
+        "robot_rl_reward": {**cell, "success_button": 2},
+        "robot_rl_teleop": {**cell},
+        "robot_rl_dashboard": {**cell, "port": 0},
+    }  # fmt: skip
+    import robot_rl_ros  # noqa: F401
+
+    yield types.SimpleNamespace(**{
+        name: __import__(f"robot_rl_ros.{name}", fromlist=["x"])
+        for name in ("twin_node", "actor_node", "learner_node", "reset_node", "reward_node",
+                     "teleop_node", "dashboard_node")
+    })  # fmt: skip
+
+
+def ticking(twin: Any, period_s: float = 0.02) -> threading.Event:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(period_s):
+            twin._tick()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return stop
+
+
+def test_twin_and_actor_nodes_drive_each_other(nodes: Any, tmp_path: Path) -> None:
+    twin = nodes.twin_node.TwinNode()
+    actor = nodes.actor_node.ActorNode()
+    assert "/robot_rl/reset" in BUS.services and "/robot_rl_actor/estop" in BUS.services
+    stop = ticking(twin)
+    try:
+        env = actor.core.env
+        env.reset()  # through the actor's Trigger client to the twin's service
+        for _ in range(3):
+            _obs, _r, _te, _tr, info = env.step(np.array([0.0, 0.0, 1.0, 1.0], np.float32))
+            assert "stale" not in info, info
+        command = BUS.log["/cartesian_impedance_controller/target_pose"][-1]
+        assert command.header.frame_id == actor.cell.base_frame
+        assert BUS.log["/gripper/command"][-1].data == 1.0
+        actor._publish_status()
+        status = json.loads(BUS.log["/robot_rl_actor/status"][-1].data)
+        assert status["mode"] == "policy" and not status["estopped"]
+        response = BUS.services["/robot_rl_actor/estop"](TriggerRequest(), TriggerResponse())
+        assert response.success and BUS.log["/robot_rl/estop"][-1].data is True
+        assert actor.core.controls.estopped and env.estopped
+        BUS.publish("/robot_rl_actor/control", String("release_estop"))
+        assert not env.estopped
+        BUS.publish("/robot_rl_actor/control", String("no_such_control"))  # logged, not raised
+    finally:
+        stop.set()
+
+
+def test_learner_node_writes_the_run_files(nodes: Any, tmp_path: Path) -> None:
+    learner = nodes.learner_node.LearnerNode()
+    assert (tmp_path / "learner" / "config.yaml").is_file()
+    assert (tmp_path / "learner" / "spec.json").is_file() and learner.argv[1] == "--bind"
+
+
+def test_hardware_side_nodes_over_the_twin_topics(nodes: Any) -> None:
+    twin = nodes.twin_node.TwinNode()
+    reset = nodes.reset_node.ResetNode()
+    reward = nodes.reward_node.RewardNode()
+    teleop = nodes.teleop_node.TeleopNode()
+    stop = ticking(twin)
+    try:
+        answer = reset._on_reset(TriggerRequest(), TriggerResponse())
+        assert answer.success, answer.message
+        BUS.publish("/joy", Joy(axes=[0.5, 0.0, 0.0], buttons=[1, 0, 1]))
+        reward._tick()
+        assert BUS.log["/robot_rl/reward"][-1].data == 1.0  # the success button is held
+        intervention = BUS.log["/robot_rl/intervention"][-1].data
+        assert list(intervention) == [0.0, 0.5, 0.0, -1.0] and teleop.cell.action_dim == 4
+        BUS.publish("/robot_rl/estop", Bool(True))
+        assert reset.core.env.estopped
+    finally:
+        stop.set()
+
+
+def test_dashboard_node_mirrors_the_actor_status(nodes: Any) -> None:
+    dashboard = nodes.dashboard_node.DashboardNode()
+    BUS.publish("/robot_rl_actor/status", String(json.dumps({"env_steps": 7, "paused": True})))
+    assert dashboard.feed.status()["env_steps"] == 7 and dashboard.feed.status()["mode"] == "paused"
+    dashboard.feed.controls.estop()
+    assert BUS.log["/robot_rl_actor/control"][-1].data == "estop"
+
+
+def test_actor_and_learner_node_workers_train_over_zmq(nodes: Any, tmp_path: Path) -> None:
+    """The launch test's check on the nodes' own worker threads (zmq transport, no ROS)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run_dir = str(tmp_path / "run")
+    BUS.params["robot_rl_actor"].update(
+        run_dir=run_dir, learner_address=f"tcp://127.0.0.1:{port}", env_steps=150
+    )
+    BUS.params["robot_rl_learner"].update(run_dir=run_dir, bind=f"tcp://127.0.0.1:{port}")
+    twin = nodes.twin_node.TwinNode()
+    learner = nodes.learner_node.LearnerNode()
+    actor = nodes.actor_node.ActorNode()
+    stop = ticking(twin, period_s=0.01)
+    try:
+        learner.worker.start()
+        actor.worker.start()
+        assert actor.done.wait(120.0), "the actor did not finish its env steps"
+        learner.worker.join(timeout=60.0)
+        assert not learner.worker.is_alive() and learner.result == 0
+        actor._publish_status()
+        status = json.loads(BUS.log["/robot_rl_actor/status"][-1].data)
+        assert status["env_steps"] == 150 and status["learner_updates"] > 0
+        assert status["weights_version"] >= 1
+    finally:
+        stop.set()
+        actor.core.stop()
