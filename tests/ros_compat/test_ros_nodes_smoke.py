@@ -73,12 +73,30 @@ class Bus:
         self.params: dict[str, dict[str, Any]] = {}
 
     def publish(self, topic: str, msg: Any) -> None:
+        check_field_types(msg, topic)
         self.log[topic].append(msg)
         for callback in list(self.subs[topic]):
             callback(msg)
 
 
 BUS = Bus()
+
+
+def check_field_types(msg: Any, where: str) -> None:
+    """What rosidl's setters insist on: Python scalars and array.array, never numpy values."""
+    import array
+    import dataclasses
+
+    for f in dataclasses.fields(msg):
+        value = getattr(msg, f.name)
+        name = f"{where}.{f.name}"
+        if dataclasses.is_dataclass(value):
+            check_field_types(value, name)
+        elif isinstance(value, list):
+            assert all(type(v) in (str, int, float) for v in value), name
+        else:
+            assert isinstance(value, (bool, int, float, str, array.array)), (name, type(value))
+            assert not isinstance(value, np.generic), (name, type(value))
 
 
 class Future:
