@@ -322,3 +322,81 @@ def test_actor_and_learner_node_workers_train_over_zmq(nodes: Any, tmp_path: Pat
     finally:
         stop.set()
         actor.core.stop()
+
+
+def load_launch_file(monkeypatch: pytest.MonkeyPatch, share: Path) -> Any:
+    """train.launch.py over stand-ins for launch and launch_ros: Node records its kwargs."""
+    import importlib.util
+
+    def module(name: str, **attrs: Any) -> types.ModuleType:
+        mod = types.ModuleType(name)
+        mod.__dict__.update(attrs)
+        return mod
+
+    class LaunchConfiguration:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def perform(self, context: dict[str, str]) -> str:
+            return context[self.name]
+
+    fakes = {
+        "ament_index_python": module("ament_index_python"),
+        "ament_index_python.packages": module(
+            "ament_index_python.packages", get_package_share_directory=lambda pkg: str(share)
+        ),
+        "launch": module("launch", LaunchDescription=list),
+        "launch.actions": module(
+            "launch.actions", DeclareLaunchArgument=lambda *a, **kw: kw, OpaqueFunction=dict
+        ),
+        "launch.substitutions": module(
+            "launch.substitutions", LaunchConfiguration=LaunchConfiguration
+        ),
+        "launch_ros": module("launch_ros"),
+        "launch_ros.actions": module("launch_ros.actions", Node=lambda **kw: kw),
+        "launch_ros.parameter_descriptions": module(
+            "launch_ros.parameter_descriptions",
+            ParameterValue=lambda value, value_type: value_type(value),
+        ),
+    }
+    for name, mod in fakes.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    spec = importlib.util.spec_from_file_location(
+        "train_launch", PKG / "launch" / "train.launch.py"
+    )
+    assert spec is not None and spec.loader is not None
+    launch_file = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launch_file)
+    return launch_file
+
+
+def test_launch_file_selects_nodes_and_cameras(monkeypatch: pytest.MonkeyPatch) -> None:
+    launch_file = load_launch_file(monkeypatch, PKG)  # share/config == the source config
+    defaults = {name: default for name, (default, _doc) in launch_file.ARGUMENTS.items()}
+    described = launch_file.generate_launch_description()
+    assert len(described) == len(defaults) + 1
+
+    def executables(**args: str) -> list[tuple[str, str]]:
+        nodes = launch_file._nodes({**defaults, **args})
+        return [(n["executable"], n.get("name", "")) for n in nodes]
+
+    assert executables(sim="true") == [
+        ("actor_node", "robot_rl_actor"), ("learner_node", "robot_rl_learner"),
+        ("twin_node", "robot_rl_twin"),
+    ]  # fmt: skip
+    hardware = launch_file._nodes({**defaults, "sim": "false", "dashboard": "true",
+                                   "camera_serials": "111,222"})  # fmt: skip
+    cameras = [n for n in hardware if n["package"] == "realsense2_camera"]
+    assert [(c["namespace"], c["name"]) for c in cameras] == [
+        ("camera", "front"),
+        ("camera", "wrist"),
+    ]
+    assert [c["parameters"][0]["serial_no"] for c in cameras] == ["111", "222"]
+    assert {n["executable"] for n in hardware} >= {"reset_node", "reward_node", "dashboard_node"}
+    actor = hardware[0]["parameters"][0]
+    assert actor["cell_config"].endswith("panda_cell.yaml") and actor["run_dir"]
+    assert not [n for n in launch_file._nodes({**defaults, "sim": "false",
+                                              "cameras_running": "true"})
+                if n["package"] == "realsense2_camera"]  # fmt: skip
+    with pytest.raises(ValueError, match="camera_serials"):
+        launch_file._nodes({**defaults, "sim": "false", "camera_serials": "111"})
