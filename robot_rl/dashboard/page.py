@@ -17,7 +17,9 @@ svg{background:#222;margin:4px}
 <table><tr><td>episode</td><td id="episode"></td><td>return</td><td id="return"></td>
 <td>last success</td><td id="success"></td></tr>
 <tr><td>intervention rate</td><td id="irate"></td><td>learner step</td><td id="updates"></td>
-<td>weights version</td><td id="weights"></td></tr></table>
+<td>weights version</td><td id="weights"></td></tr>
+<tr><td>env steps</td><td id="env_steps"></td><td>success (last 20)</td><td id="srate"></td>
+<td>eval success</td><td id="eval"></td></tr></table>
 <div id="cams"></div>
 <div>
 <button id="estop">E-STOP</button><button id="release_estop">release e-stop</button>
@@ -72,6 +74,9 @@ function onStatus(s) {
   $("success").textContent = s.last_success === null ? "-" : s.last_success;
   $("irate").textContent = (100 * s.intervention_rate).toFixed(0) + " %";
   $("updates").textContent = s.learner_updates; $("weights").textContent = s.weights_version;
+  $("env_steps").textContent = s.env_steps;
+  $("srate").textContent = s.success_rate === null ? "-" : (100 * s.success_rate).toFixed(0) + " %";
+  $("eval").textContent = s.eval_success_rate === null ? "-" : `${(100 * s.eval_success_rate).toFixed(0)} % at ${s.eval_env_steps} steps`;
 }
 function chart(svg, ys, label) {
   const w = svg.width.baseVal.value, h = svg.height.baseVal.value, k = 10;

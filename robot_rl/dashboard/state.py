@@ -136,6 +136,8 @@ class DashboardFeed:
         self.last_intervened = False
         self.learner_updates = 0
         self.weights_version = 0
+        self.eval_success_rate: float | None = None
+        self.eval_env_steps = 0
         self.history: dict[str, list[float]] = {
             "episode": [],
             "success": [],
@@ -188,6 +190,11 @@ class DashboardFeed:
                 series.append(value)
                 del series[:-HISTORY_LEN]
 
+    def record_eval(self, env_steps: int, success_rate: float) -> None:
+        """The latest periodic evaluation (deterministic policy, separate twin)."""
+        with self._lock:
+            self.eval_env_steps, self.eval_success_rate = env_steps, float(success_rate)
+
     # -- readers --------------------------------------------------------------------------
     def frames(self) -> dict[str, Frame]:
         """The latest frame of every camera."""
@@ -225,6 +232,8 @@ class DashboardFeed:
                 "intervention_rate": self.episode_interventions / steps,
                 "learner_updates": self.learner_updates,
                 "weights_version": self.weights_version,
+                "eval_success_rate": self.eval_success_rate,
+                "eval_env_steps": self.eval_env_steps,
                 "cameras": sorted(self._frames),
             }
 
@@ -242,5 +251,10 @@ class DashboardFeed:
             self.labeller.label_current(success)
             return {"episode": "current", "success": success}
         if which == "last":
-            return {"episode_id": self.labeller.label_last(success), "success": success}
+            episode_id = self.labeller.label_last(success)
+            with self._lock:  # the chart and panel show the person's verdict too
+                self.last_success = success
+                if self.history["success"]:
+                    self.history["success"][-1] = float(success)
+            return {"episode_id": episode_id, "success": success}
         raise ValueError(f"episode: expected 'current' or 'last', got {which!r}")

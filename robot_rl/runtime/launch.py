@@ -282,9 +282,13 @@ def _train_online(
             and stats.env_steps % tr.eval_every == 0
             and stats.env_steps < tr.env_steps
         ):
+            _set_phase(session, "evaluating (the training twin waits)")
             last_eval.update(
                 evaluate(eval_env, policy, episodes=tr.eval_episodes, seed=config.seed)
             )
+            if session is not None:
+                session.feed.record_eval(stats.env_steps, last_eval["success_rate"])
+            _set_phase(session, "training")
             eval_metrics.log(
                 stats.env_steps,
                 {f"eval/{k}": v for k, v in last_eval.items()},
