@@ -2,14 +2,12 @@
 
 Each arm runs actor + learner (in-process transport, learner thread) for ``--env-steps``;
 the "hil" arm has the ScriptedIntervener (twin ground truth + scripted expert) behind an
-InterventionMixer. steps_ratio = env steps the plain arm needed to reach ``--target``
-training success rate (20-episode window) / steps the HIL arm needed (> 1: HIL is faster;
-an arm that never reaches it counts as env_steps). The pixel version is a GPU-scale run
-(--obs pixels); on a CPU use --obs state with small budgets. Last line: one JSON object.
-
-Note: the learner does not yet copy intervention steps into its demo buffer (HIL-SERL
-routing needs the InterventionRouter hook in runtime/learner.py); interventions reach the
-online buffer only, labelled intervened/human (and RLIF rewards with --rlif).
+InterventionMixer, and the learner routes its intervention steps into the demo buffer
+(HIL-SERL, ``hil.hil_serl``). steps_ratio = env steps the HIL arm needed to reach ``--target``
+training success (20-episode window, episodes the policy finished itself) / steps the plain
+arm needed (< 1: HIL is faster; target <= 0.6; an arm that never reaches it counts as
+env_steps). The pixel version is a GPU-scale run (--obs pixels); on a CPU use --obs state
+with small budgets. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -94,7 +92,7 @@ def main() -> None:
     parser.add_argument("--obs", choices=("state", "pixels"), default="state")
     parser.add_argument("--env-steps", type=int, default=3000)
     parser.add_argument("--demos", type=int, default=5)
-    parser.add_argument("--target", type=float, default=0.5)
+    parser.add_argument("--target", type=float, default=0.8)
     parser.add_argument("--rlif", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -110,7 +108,7 @@ def main() -> None:
         plain = run_arm(config, Path(tmp), hil=False, rlif=args.rlif, target=args.target)
         hil = run_arm(config, Path(tmp), hil=True, rlif=args.rlif, target=args.target)
     print(json.dumps({
-        "steps_ratio": plain["steps_to_target"] / max(hil["steps_to_target"], 1),
+        "steps_ratio": hil["steps_to_target"] / max(plain["steps_to_target"], 1),
         "intervention_rate_curve": hil["intervention_rate_curve"],
         "plain": plain, "hil": hil, "obs": args.obs, "env_steps": args.env_steps,
         "target_success": args.target, "rlif": args.rlif, "seed": args.seed,
