@@ -30,8 +30,18 @@ from robot_rl.rewards.classifier import (
     train_classifier,
 )
 from robot_rl.rewards.clip_reward import ClipReward, ClipRewardConfig
-from robot_rl.rewards.config import RewardConfig, build_reward_model
-from robot_rl.rewards.frames import LabelledFrames, TwinFramesConfig, collect_twin_frames
+from robot_rl.rewards.config import (
+    EnvRewardConfig,
+    RewardConfig,
+    build_env_reward_model,
+    build_reward_model,
+)
+from robot_rl.rewards.frames import (
+    LabelledFrames,
+    TwinFramesConfig,
+    collect_twin_frames,
+    label_by_outcome,
+)
 from robot_rl.rewards.service import DelayedReward, RewardResult, RewardService, measure_stall
 from robot_rl.rewards.vlm_judge import VLMJudge, VLMJudgeConfig
 
@@ -45,6 +55,7 @@ __all__ = [
     "ClipRewardConfig",
     "DelayedReward",
     "DetectionMetrics",
+    "EnvRewardConfig",
     "GroundTruthReward",
     "HoldFilter",
     "InterventionReward",
@@ -58,11 +69,13 @@ __all__ = [
     "TwinFramesConfig",
     "VLMJudge",
     "VLMJudgeConfig",
+    "build_env_reward_model",
     "build_reward_model",
     "calibrate_threshold",
     "collect_twin_frames",
     "detection_metrics",
     "ground_truth_batch",
+    "label_by_outcome",
     "load_classifier",
     "measure_stall",
     "single_frame_batch",
