@@ -186,12 +186,9 @@ def test_browser_keyboard_takeover_is_stored_as_human(train_run: TrainRun, page:
     assert intervened.sum() >= 10
     assert np.all(sources[intervened] == keys.SOURCE_CODE["human"])
     assert np.all(sources[~intervened] == keys.SOURCE_CODE["policy"])
-    # "w" held: +x and nothing else once the handover ramp has met the person's command
-    assert np.any(np.all(np.isclose(actions[intervened, :3], [1.0, 0.0, 0.0]), axis=1))
-    for ep in episodes:  # handovers either way move each motion axis <= 0.25 per step
-        switch = np.flatnonzero(np.diff(ep.intervened.astype(int))) + 1
-        jumps = np.abs(ep.actions[switch, :3] - ep.actions[switch - 1, :3])
-        assert jumps.size == 0 or jumps.max() <= 0.25 + 1e-6
+    # "w" held: +x (stored actions are the executed ones: after the handover ramp, and after
+    # any safety filtering near the workspace bounds; tests/teleop/test_hil.py has the ramp)
+    assert actions[intervened, 0].max() > 0.5
 
 
 def test_latched_estop_stops_the_twin_within_one_step(
@@ -215,6 +212,20 @@ def test_latched_estop_stops_the_twin_within_one_step(
     assert status["estopped"] and status["env_steps"] <= at_stop + 1
     page.click("#release_estop")
     wait_for(lambda: train_run.status()["env_steps"] > at_stop + 3, what="steps after release")
+
+
+def test_panel_and_charts_follow_training(train_run: TrainRun, page: Any) -> None:
+    wait_for(lambda: train_run.status()["weights_version"] >= 1, timeout_s=30, what="weights")
+    status = train_run.status()
+    assert status["learner_updates"] > 0 and status["success_rate"] is not None
+    page.wait_for_function("() => Number(document.getElementById('updates').textContent) > 0")
+    assert int(page.text_content("#weights") or "0") >= 1
+    history = httpx.get(
+        train_run.base + "/api/history", headers={"X-Token": train_run.token}, timeout=5
+    ).json()
+    assert len(history["success"]) == len(history["intervention_rate"]) >= 3
+    assert max(history["intervention_rate"]) > 0  # the takeover above
+    assert page.locator("#chart_irate polyline").count() == 1
 
 
 def test_ctrl_c_ends_the_run_cleanly(train_run: TrainRun) -> None:
