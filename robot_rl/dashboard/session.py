@@ -9,6 +9,7 @@ printed at start), then ``attach``es it to the actor's env and episode store and
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +49,7 @@ class DashboardSession:
             self.controls, jpeg_quality=config.jpeg_quality, publish_obs_images=False
         )
         if teleop.device == "none" and config.browser_teleop:
-            teleop = TeleopConfig(**{**vars(teleop), "device": "browser"})
+            teleop = dataclasses.replace(teleop, device="browser")
         self.device: TeleopDevice | None = make_device(teleop)
         browser = self.device if isinstance(self.device, BrowserTeleop) else None
         self.server = DashboardServer(
