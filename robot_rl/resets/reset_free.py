@@ -67,12 +67,25 @@ class ResetFreeConfig:
     """Scripted-expert demonstrations recorded per task before training."""
     demo_noise: float = 0.1
     """Std of the expert's action noise in the demos (action units)."""
+    pretrain_updates: int = 0
+    """SAC updates of each agent on its demos before the first attempt: an untrained
+    policy's first attempts nudge the cube to where no demo starts."""
     env_steps: int = 30_000
     """Total env steps of both policies (the reset moves are not counted)."""
     time_budget_s: float = 0.0
     """Stop after this much wall time (s); 0 = no limit."""
     updates_per_step: int = 1
     """SAC updates of the acting agent per env step."""
+    explore: Literal["mean", "sample"] = "mean"
+    """How practice acts: "mean" = the policy's mean action plus ``explore_noise``; "sample"
+    = SAC's own tanh-Gaussian sample. The BC term fits only the mean: measured here, the
+    policy's std stayed near 1 (pre-tanh) for 2k env steps, so samples were close to random
+    and no sampled forward attempt succeeded while the mean succeeded 6/6 times."""
+    explore_noise: float = 0.1
+    """Std of Gaussian noise on the mean action's motion dims in "mean" mode (action units)."""
+    home_between_attempts: bool = True
+    """Move the arm home (gripper open, through the safety layer) before every attempt; the
+    cube stays where it is. Off: an attempt starts where the last one left the arm."""
     max_failures: int = 2
     """A reset happens when forward and backward have each failed this many times in a row."""
     reset_mode: Literal["scripted", "human"] = "scripted"
@@ -89,6 +102,12 @@ class ResetFreeConfig:
         for name in ("demos_per_task", "env_steps", "updates_per_step", "max_failures", "window"):
             if getattr(self, name) < (0 if name == "demos_per_task" else 1):
                 raise ValueError(f"{name}: too small, got {getattr(self, name)}")
+        if self.pretrain_updates < 0:
+            raise ValueError(f"pretrain_updates: must be >= 0, got {self.pretrain_updates}")
+        if self.explore not in ("mean", "sample"):
+            raise ValueError(f"explore: expected 'mean' or 'sample', got {self.explore!r}")
+        if not self.explore_noise >= 0:
+            raise ValueError(f"explore_noise: must be >= 0, got {self.explore_noise}")
         if self.time_budget_s < 0:
             raise ValueError(f"time_budget_s: must be >= 0, got {self.time_budget_s}")
         if self.reset_mode not in ("scripted", "human"):
@@ -151,6 +170,7 @@ class ResetFreeTrainer:
                 success=TwinPlaceSuccess(self.twin, task),
                 outcomes=deque(maxlen=config.window),
             )
+        self._rng = np.random.default_rng(config.seed + 3)  # exploration noise
         self.env_steps = 0
         self.episodes = 0
         self.resets = 0
@@ -159,17 +179,21 @@ class ResetFreeTrainer:
 
     # ------------------------------------------------------------------------------ demos
     def record_demos(self) -> None:
-        """Scripted demos of both tasks, alternating in one scene as practice will (so demo
-        episodes start where the other task left the scene); a full reset after a failure."""
+        """Scripted demos of both tasks, taking turns, each from a full reset of its task: the
+        cube anywhere in the task's start spawn, the arm home (as practice starts, see
+        ``_start``). Chained demos (each starting where the last left the cube) covered only
+        the few centimetres the expert drops into, and practice cubes nudged away from there
+        met a policy that had never seen them."""
         c = self.config
         expert = PlaceExpert(self.twin, noise_std=c.demo_noise, seed=c.seed + 7)
         recorded = dict.fromkeys(self.agents, 0)
-        attempts, keep, task = 0, False, "forward"
+        attempts, task = 0, "forward"
         while min(recorded.values()) < c.demos_per_task:
             if attempts >= 6 * c.demos_per_task + 10:
                 raise RuntimeError(f"demos: expert placed {recorded} in {attempts} attempts")
-            options = {"task": task, "keep_scene": keep}
-            obs, _ = self.env.reset(seed=c.seed + 1000 + attempts, options=options)
+            if recorded[task] >= c.demos_per_task:
+                task = _other(task)
+            obs, _ = self.env.reset(seed=c.seed + 1000 + attempts, options={"task": task})
             expert.reset()
             attempts += 1
             agent = self.agents[task]
@@ -188,7 +212,14 @@ class ResetFreeTrainer:
                 for action, reward, nxt, term, trunc in steps:
                     agent.demos.add_step(action, reward, nxt, term, trunc, source=demo)
                 recorded[task] += 1
-            keep, task = success, (_other(task) if success else "forward")
+            task = _other(task)
+
+    def pretrain(self) -> None:
+        """``pretrain_updates`` SAC updates of each agent on its demos alone, before practice."""
+        for agent in self.agents.values():
+            batch = agent.sac.config.batch_size * agent.sac.config.utd_ratio
+            for _ in range(self.config.pretrain_updates):
+                agent.sac.update(agent.sampler.sample(batch))
 
     # ------------------------------------------------------------------------------ train
     def train(self, *, first_reset: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -199,13 +230,14 @@ class ResetFreeTrainer:
         c = self.config
         started = time.monotonic()
         self.record_demos()
+        self.pretrain()
         obs, _ = self.env.reset(seed=c.seed, options={"task": "forward", **(first_reset or {})})
         task = "forward"
         while self.env_steps < c.env_steps:
             if c.time_budget_s and time.monotonic() - started > c.time_budget_s:
                 break
             agent = self.agents[task]
-            obs, _ = self.env.reset(options={"task": task, "keep_scene": True})
+            obs = self._start(task)
             if agent.success(obs):  # the cube already is where this task brings it
                 task = _other(task)
                 continue
@@ -221,13 +253,25 @@ class ResetFreeTrainer:
                 self._log({**self.figures(), "wall_s": round(time.monotonic() - started, 1)})
         return {**self.figures(), "wall_s": round(time.monotonic() - started, 1)}
 
+    def _start(self, task: str) -> Obs:
+        """Start an attempt of ``task`` in the scene as it is, the arm home first.
+
+        Without the move home every attempt starts where the last one left the arm: a policy
+        that drifts to a corner of the workspace starts there again and again, far from every
+        demonstration (seen here: forward never grasped once in 7k env steps).
+        """
+        obs, _ = self.env.reset(options={"task": task, "keep_scene": True})
+        if self.config.home_between_attempts:
+            obs = self.scripted.move_home(self.env, obs)[0]
+            obs, _ = self.env.reset(options={"task": task, "keep_scene": True})  # step count 0
+        return obs
+
     def _episode(self, agent: Agent, obs: Obs) -> tuple[Obs, bool]:
         """One attempt of ``agent``'s task; stores it in its replay and updates it."""
         agent.online.start_episode(obs)
         done = success = False
         while not done:
-            action = agent.sac.act(obs)
-            obs, _, term, trunc, info = self.env.step(action)
+            obs, _, term, trunc, info = self.env.step(self._practice_action(agent, obs))
             success = agent.success(obs)
             done = success or term or trunc
             agent.online.add_step(
@@ -239,6 +283,16 @@ class ResetFreeTrainer:
                     agent.sampler.sample(agent.sac.config.batch_size * agent.sac.config.utd_ratio)
                 )
         return obs, success
+
+    def _practice_action(self, agent: Agent, obs: Obs) -> np.ndarray:
+        """The action of a practice step (see ``ResetFreeConfig.explore``), (A,) float32."""
+        c = self.config
+        if c.explore == "sample":
+            return agent.sac.act(obs)
+        action = agent.sac.act(obs, deterministic=True)
+        if c.explore_noise > 0:  # the gripper (last) stays as the policy says, as in the demos
+            action[:-1] += self._rng.normal(0.0, c.explore_noise, action.size - 1)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
 
     def _record(self, agent: Agent, success: bool) -> None:
         self.episodes += 1

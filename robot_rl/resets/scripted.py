@@ -19,6 +19,7 @@ import numpy as np
 from robot_rl import keys
 
 Obs = dict[str, np.ndarray]
+RISE_FIRST_Z = 0.05  # m: a TCP this far below home rises before it moves sideways
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,12 @@ class ScriptedReset:
         self._randomise = randomise or (lambda env: env.reset())
         self.resets = 0
 
-    def run(self, env: gym.Env, obs: Obs) -> ResetResult:
-        """Reset the scene from observation ``obs``; env must be wrapped by the safety layer."""
+    def move_home(self, env: gym.Env, obs: Obs) -> tuple[Obs, bool, int, int]:
+        """Drive the TCP home with the gripper open through ``env``; the scene stays as it is.
+
+        A TCP low and off to the side of home rises first, so the fingers do not sweep the
+        cube along the table. Returns (obs, reached_home, steps, held_steps).
+        """
         c = self.config
         home = np.asarray(c.home, dtype=np.float64)
         action_dim = int(env.action_space.shape[0])  # type: ignore[index]
@@ -88,11 +93,18 @@ class ScriptedReset:
             if float(np.linalg.norm(error)) < c.tolerance:
                 reached = True
                 break
+            if error[2] > RISE_FIRST_Z and float(np.linalg.norm(error[:2])) > c.tolerance:
+                error[:2] = 0.0
             action = np.zeros(action_dim, np.float32)
             action[:3] = np.clip(error / c.action_scale_xyz, -1.0, 1.0)
             action[-1] = -1.0  # open: let go of whatever is held before going home
             obs, _, _, _, info = env.step(action)
             held += int(bool(info.get("safety_held", False)))
+        return obs, reached, steps, held
+
+    def run(self, env: gym.Env, obs: Obs) -> ResetResult:
+        """Reset the scene from observation ``obs``; env must be wrapped by the safety layer."""
+        _obs, reached, steps, held = self.move_home(env, obs)
         obs, info = self._randomise(env)
         self.resets += 1
         return ResetResult(obs, info, reached, steps, held)

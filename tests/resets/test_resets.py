@@ -9,9 +9,17 @@ import numpy as np
 import pytest
 import robot_rl_sim  # noqa: F401  (chooses MUJOCO_GL before mujoco is imported)
 from robot_rl_sim import TwinConfig
-from robot_rl_sim.place import PlaceConfig, PlaceExpert, make_place_env, placed
+from robot_rl_sim.place import (
+    PlaceConfig,
+    PlaceCubeEnv,
+    PlaceExpert,
+    in_region,
+    make_place_env,
+    placed,
+)
 
 from robot_rl.agents.sac import SACConfig
+from robot_rl.config import load_yaml
 from robot_rl.resets.human import HumanReset
 from robot_rl.resets.reset_free import ResetFreeConfig, ResetFreeTrainer
 from robot_rl.resets.scripted import ScriptedReset, ScriptedResetConfig
@@ -116,3 +124,83 @@ def test_reset_free_trainer_smoke_counts_attempts_and_resets() -> None:
 def test_human_reset_mode_needs_a_controller() -> None:
     with pytest.raises(ValueError, match="reset_mode"):
         ResetFreeTrainer(ResetFreeConfig(reset_mode="human", demos_per_task=0))
+
+
+def tiny_trainer(**overrides: object) -> ResetFreeTrainer:
+    config = ResetFreeConfig(
+        env=TwinConfig(max_episode_steps=50),
+        sac=SACConfig(critic_ensemble_size=2, utd_ratio=1, batch_size=16, hidden_dims=(32, 32)),
+        demos_per_task=1,
+        env_steps=50,
+    )
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return ResetFreeTrainer(config)
+
+
+@pytest.mark.twin
+def test_demos_replayed_succeed_under_their_own_task_and_land_in_their_own_replay() -> None:
+    trainer = tiny_trainer()
+    trainer.record_demos()
+    place = trainer.config.place
+    for task, first_seed in (("forward", 1000), ("backward", 1001)):
+        demos = trainer.agents[task].demos
+        rows = np.flatnonzero(demos.valid)
+        first, last = rows[0], rows[-1]
+        # its own task: starts in the task's start region, ends rewarded in the task's goal
+        cube_start = demos.obs["state"][first, 18:21]
+        cube_end = demos.obs["state"][last + 1, 18:21]
+        start_task = "backward" if task == "forward" else "forward"
+        assert in_region(cube_start, place.goal_xy(start_task), np.asarray(place.region_half))
+        assert in_region(cube_end, place.goal_xy(task), np.asarray(place.region_half))
+        assert demos.rewards[last] == 1.0 and demos.terminated[last] == 1.0
+        assert demos.rewards[rows[:-1]].sum() == 0.0
+        # replaying the stored (executed) actions from the same start reproduces the success
+        twin = PlaceCubeEnv(trainer.config.env, place, render_mode=None)
+        obs, _ = twin.reset(seed=first_seed, options={"task": task})
+        np.testing.assert_allclose(obs["state"], demos.obs["state"][first], atol=1e-6)
+        for i, row in enumerate(rows):
+            _, reward, terminated, truncated, _ = twin.step(demos.actions[row])
+            assert not truncated
+            assert terminated == (i == len(rows) - 1) and reward == float(terminated)
+        assert placed(twin.ground_truth(), task, place)
+
+
+@pytest.mark.twin
+def test_every_attempt_starts_with_the_arm_home_and_the_scene_kept() -> None:
+    trainer = tiny_trainer()
+    trainer.env.reset(seed=0, options={"task": "forward"})
+    for _ in range(6):  # the last attempt left the arm low and to the side
+        trainer.env.step(np.array([-1.0, 1.0, -1.0, -1.0], np.float32))
+    cube = trainer.twin.ground_truth()["cube_pos"].copy()
+    obs = trainer._start("backward")
+    home = np.asarray(trainer.config.env.tcp_start)
+    assert np.linalg.norm(obs["state"][0:3] - home) < trainer.scripted.config.tolerance + 0.005
+    np.testing.assert_allclose(trainer.twin.ground_truth()["cube_pos"], cube, atol=1e-3)
+    assert trainer.twin.task == "backward" and trainer.twin._steps == 0
+
+
+@pytest.mark.twin
+def test_practice_acts_with_the_policy_mean_plus_noise() -> None:
+    trainer = tiny_trainer(explore_noise=0.0)
+    obs, _ = trainer.env.reset(seed=0, options={"task": "forward"})
+    agent = trainer.agents["forward"]
+    mean = agent.sac.act(obs, deterministic=True)
+    np.testing.assert_array_equal(trainer._practice_action(agent, obs), mean)
+    trainer.config.explore_noise = 0.1
+    noisy = trainer._practice_action(agent, obs)
+    assert noisy[-1] == mean[-1] and not np.array_equal(noisy[:-1], mean[:-1])
+
+
+def test_pretrain_updates_each_agent_on_its_demos() -> None:
+    trainer = tiny_trainer(pretrain_updates=3, demos_per_task=1)
+    trainer.record_demos()
+    trainer.pretrain()
+    assert all(agent.sac.actor_updates == 3 for agent in trainer.agents.values())
+
+
+def test_shipped_config_bounds_q_and_practises_from_home() -> None:
+    config = load_yaml(ResetFreeConfig, "configs/resets/reset_free_place_state.yaml")
+    assert config.sac.q_target_bounds == (0.0, 1.0)  # as pick-cube: Q > 1 wrecked the policy
+    assert config.sac.bc_weight > 0 and config.explore == "mean"
+    assert config.home_between_attempts and config.pretrain_updates > 0
