@@ -1,7 +1,8 @@
 """Reset-free practice: a forward policy (place the cube in the target zone) and a backward
 policy (bring it back to the start region) that take turns in one scene, each with its own
 success detector (reward model) and its own SAC agent and replay; a scripted or human reset
-only when both have failed ``max_failures`` times in a row.
+only when both have failed ``max_failures`` times in a row (a task whose goal already holds
+counts as stuck: it cannot practise).
 
 One process, one loop (no actor/learner split): on the twin from state this is what a
 benchmark needs, and the loop reads top to bottom. Every command passes through the safety
@@ -87,7 +88,8 @@ class ResetFreeConfig:
     """Move the arm home (gripper open, through the safety layer) before every attempt; the
     cube stays where it is. Off: an attempt starts where the last one left the arm."""
     max_failures: int = 2
-    """A reset happens when forward and backward have each failed this many times in a row."""
+    """A reset happens when forward and backward have each failed this many times in a row,
+    or one has while the other's goal holds (the other has nothing to practise)."""
     reset_mode: Literal["scripted", "human"] = "scripted"
     """Who resets when both fail: the scripted controller or a person (HumanReset)."""
     replay_capacity: int = 100_000
@@ -239,7 +241,13 @@ class ResetFreeTrainer:
             agent = self.agents[task]
             obs = self._start(task)
             if agent.success(obs):  # the cube already is where this task brings it
-                task = _other(task)
+                # This task has nothing to practise; if the other keeps failing it would be
+                # retried forever (seen here: 150 backward failures in a row, no reset).
+                if self.agents[_other(task)].streak >= c.max_failures:
+                    obs = self._reset_scene(obs)
+                    task = "forward"
+                else:
+                    task = _other(task)
                 continue
             obs, success = self._episode(agent, obs)
             self._record(agent, success)

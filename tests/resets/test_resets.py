@@ -204,3 +204,17 @@ def test_shipped_config_bounds_q_and_practises_from_home() -> None:
     assert config.sac.q_target_bounds == (0.0, 1.0)  # as pick-cube: Q > 1 wrecked the policy
     assert config.sac.bc_weight > 0 and config.explore == "mean"
     assert config.home_between_attempts and config.pretrain_updates > 0
+
+
+@pytest.mark.twin
+def test_a_task_failing_while_the_other_goal_holds_gets_a_reset() -> None:
+    # The cube starts placed in the zone: forward has nothing to practise (it is skipped) and
+    # an untrained backward fails; waiting for forward to fail too would wait forever.
+    # (An untrained policy's mean barely moves the arm: the cube stays placed.)
+    trainer = tiny_trainer(demos_per_task=0, max_failures=1, env_steps=21)
+    trainer.config.env = TwinConfig(max_episode_steps=20)
+    trainer = ResetFreeTrainer(trainer.config)
+    zone = trainer.config.place.zone_xy
+    result = trainer.train(first_reset={"cube_xy": zone})
+    assert result["backward_attempts"] == 1 and result["backward_success_rate"] == 0.0
+    assert result["resets"] == 1  # before forward's turn, which it would have skipped
