@@ -13,6 +13,7 @@ from robot_rl.agents.sac import SACConfig
 from robot_rl.config import load_yaml
 from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.runtime.hil import HilConfig
+from robot_rl.safety.config import SafetyConfig
 from robot_rl.teleop.device import TeleopConfig
 
 
@@ -123,6 +124,9 @@ class RunConfig:
     demos: DemoConfig = field(default_factory=DemoConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     hil: HilConfig = field(default_factory=HilConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    """Safety layer every command passes through (limits, watchdog, e-stop); its action frame
+    (action_dim, scales, control_hz) must match env's. The defaults fit the default twin."""
     teleop: TeleopConfig = field(default_factory=TeleopConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)

@@ -20,6 +20,7 @@ import numpy as np
 from robot_rl import keys
 from robot_rl.data.episode import Episode
 from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
+from robot_rl.safety.wrapper import safety_layer_of, safety_metrics
 
 PACE_STALL_S = 5.0  # s without learner progress after which pacing stops waiting
 
@@ -187,6 +188,7 @@ class Actor:
                 f"partial_episode must be discard or truncate, got {partial_episode!r}"
             )
         self.partial_episode = partial_episode
+        self.safety = safety_layer_of(env)  # None: nothing filters the commands
 
     # -- messages -------------------------------------------------------------------------
     def poll_messages(self, timeout_s: float = 0.0) -> None:
@@ -258,7 +260,7 @@ class Actor:
             assert isinstance(space, gym.spaces.Box)
             return self._rng.uniform(space.low, space.high).astype(np.float32)
         action = np.asarray(self.policy.act(obs), dtype=np.float32)
-        if not np.all(np.isfinite(action)):
+        if not np.all(np.isfinite(action)) and self.safety is None:  # else the layer holds
             raise ValueError(f"policy produced a non-finite action {action}; not sent to the env")
         return action
 
@@ -313,6 +315,7 @@ class Actor:
             if self.mixer is not None:
                 action, intervened, source = self.mixer.mix(obs, action)
             next_obs, reward, terminated, truncated, info = self.env.step(action)
+            action = np.asarray(info.get("executed_action", action), np.float32)  # as filtered
             if self.mixer is not None:
                 reward = self.mixer.reward(float(reward), intervened, source)
             step = Step(
@@ -378,6 +381,7 @@ class Actor:
                     "actor/episode_length": float(len(episode)),
                     "actor/success": float(episode.success),
                     "actor/env_steps": float(self.stats.env_steps),
+                    **(safety_metrics(self.safety) if self.safety is not None else {}),
                 }
             )
         )

@@ -25,13 +25,23 @@ def configure_threads(threads: int) -> None:
 
 
 def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
-    """The env of a run (the MuJoCo twin; the real cell comes through the ROS adapter)."""
+    """The env of a run (the MuJoCo twin; the real cell comes through the ROS adapter).
+
+    Outermost is the safety layer (``config.safety``): every command of every source
+    (policy, expert, person) passes through it, and ``info["executed_action"]`` is what it
+    let through. Raises ValueError naming ``safety.<field>`` if its action frame is not env's.
+    """
     from robot_rl_sim import make_env as make_twin
 
     from robot_rl.rewards.wrapper import wrap_reward
+    from robot_rl.safety.config import check_action_frame
+    from robot_rl.safety.layer import SafetyLayer
+    from robot_rl.safety.wrapper import SafetyWrapper
 
+    check_action_frame(config.safety, config.env)
     env = make_twin(config.env, seed=seed)
-    return wrap_reward(env, config.reward, max_episode_steps=config.env.max_episode_steps)
+    env = wrap_reward(env, config.reward, max_episode_steps=config.env.max_episode_steps)
+    return SafetyWrapper(env, SafetyLayer(config.safety))
 
 
 def env_spec(env: gym.Env) -> tuple[ObsSpec, int]:

@@ -123,6 +123,23 @@ class SafetyConfig:
                 raise ValueError(f"stream_deadlines.{name}: must be > 0 s, got {deadline!r}")
 
 
+def check_action_frame(safety: SafetyConfig, env: Any, *, where: str = "safety") -> None:
+    """Raise ValueError naming ``<where>.<field>`` when the layer's action frame (action_dim,
+    scales, control_hz) differs from the env config's: the layer would misjudge every step."""
+    pairs = {
+        "action_dim": (safety.action_dim, int(env.action_dim)),
+        "action_scale_xyz": (safety.action_scale_xyz, float(env.action_scale_xyz)),
+        "action_scale_rot": (safety.action_scale_rot, float(env.action_scale_rot)),
+        "control_hz": (safety.control_hz, float(env.control_hz)),
+    }
+    for name, (mine, theirs) in pairs.items():
+        if not math.isclose(mine, theirs, rel_tol=1e-9):
+            raise ValueError(
+                f"{where}.{name}: {mine} differs from the env's {theirs}; the safety layer "
+                "must use the env's action frame"
+            )
+
+
 def safety_config_for_twin(twin: Any, **overrides: Any) -> SafetyConfig:
     """A SafetyConfig whose action frame and limits match a ``robot_rl_sim.TwinConfig``.
 

@@ -98,4 +98,20 @@ class SafetyWrapper(
         return obs, float(reward), bool(terminated), bool(truncated or command.end_episode), info
 
 
-__all__ = ["SafetyWrapper", "twin_robot_state"]
+def safety_layer_of(env: gym.Env) -> SafetyLayer | None:
+    """The SafetyLayer of the first SafetyWrapper in ``env``'s wrapper chain, None if none."""
+    current: Any = env
+    while current is not None:
+        if isinstance(current, SafetyWrapper):
+            return current.layer
+        current = getattr(current, "env", None)
+    return None
+
+
+def safety_metrics(layer: SafetyLayer) -> dict[str, float]:
+    """The layer's counters as metric names: ``safety/commands``, ``safety/held``,
+    ``safety/event/<event>`` with ":" as "_", a legal TensorBoard tag (totals so far)."""
+    return {f"safety/{name.replace(':', '_')}": float(n) for name, n in layer.stats.items()}
+
+
+__all__ = ["SafetyWrapper", "safety_layer_of", "safety_metrics", "twin_robot_state"]
