@@ -18,7 +18,11 @@ and a PNG of P(success) against ground truth.
 
     .venv/bin/python scripts/bench/rewards.py                 # the recipe described above
     .venv/bin/python scripts/bench/rewards.py --labels ground_truth --near-miss 0 \\
-        --noisy 0.3 --drop 0.15 --no-state                    # the first version's recipe
+        --noisy 0.3 --drop 0.15 --no-state --no-state-check   # the first version's recipe
+
+The state check is the task's definition on proprioception: the TCP must be 5 cm above its
+height when the gripper closed on the cube in the successful training episodes (median; no
+per-frame label, no ground truth); the images decide that the cube is in the gripper.
 """
 
 from __future__ import annotations
@@ -53,17 +57,20 @@ from robot_rl.rewards.process_service import ProcessRewardService
 from robot_rl.rewards.service import load_delayed_classifier, measure_service_stall
 
 TCP_Z = 2  # index of the TCP height (m) in the twin's state vector
+GRIPPER = 10  # index of the gripper opening in [0, 1]
+LIFT = 0.05  # m, the task's success lift (the twin's lift_height)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=100, help="training episodes")
     parser.add_argument("--eval-episodes", type=int, default=30, help="held-out episodes")
+    parser.add_argument("--eval-seed", type=int, default=1000, help="seed of held-out episodes")
     parser.add_argument("--steps", type=int, default=1500, help="classifier updates")
     parser.add_argument("--max-positives", type=int, default=200, help="positive frames kept")
     parser.add_argument("--labels", choices=("outcome", "ground_truth"), default="outcome")
     parser.add_argument("--positive-last", type=int, default=6, help="outcome labels: positives")
-    parser.add_argument("--margin", type=int, default=2, help="outcome labels: frames left out")
+    parser.add_argument("--margin", type=int, default=0, help="outcome labels: frames left out")
     parser.add_argument("--noisy", type=float, default=0.25, help="share of noisy-expert episodes")
     parser.add_argument("--drop", type=float, default=0.0, help="share of drop-after-lift episodes")
     parser.add_argument("--random", type=float, default=0.15, help="share of random episodes")
@@ -75,8 +82,9 @@ def main() -> None:
         "--state-check-z",
         type=float,
         default=None,
-        help="also require TCP z >= this (m), e.g. 0.0635 (grasp height 0.0135 + 5 cm lift)",
+        help="success also needs TCP z >= this (m); default: grasp height in the demos + 5 cm",
     )
+    parser.add_argument("--no-state-check", action="store_true", help="no TCP-height check")
     parser.add_argument("--plot", default="runs/bench/rewards.png")
     parser.add_argument("--skip-zero-shot", action="store_true", help="no CLIP / VLM")
     args = parser.parse_args()
@@ -92,7 +100,9 @@ def main() -> None:
         partial_height=(0.01, 0.04),
     )
     train_frames = collect_twin_frames(train_cfg)
-    eval_frames = collect_twin_frames(TwinFramesConfig(episodes=args.eval_episodes, seed=1000))
+    eval_frames = collect_twin_frames(
+        TwinFramesConfig(episodes=args.eval_episodes, seed=args.eval_seed)
+    )
     collect_s = time.perf_counter() - t0
     label_noise = 0
     if args.labels == "outcome":
@@ -106,8 +116,10 @@ def main() -> None:
         drop = rng.choice(positives, len(positives) - args.max_positives, replace=False)
         train_frames = train_frames.subset(np.setdiff1d(np.arange(len(train_frames)), drop))
     checks: tuple[StateCheck, ...] = ()
-    if args.state_check_z is not None:
-        checks = (StateCheck(index=TCP_Z, low=args.state_check_z, name="TCP height (m)"),)
+    grasp_z = grasp_height(train_frames)
+    check_z = grasp_z + LIFT if args.state_check_z is None else args.state_check_z
+    if not args.no_state_check:
+        checks = (StateCheck(index=TCP_Z, low=check_z, name="TCP height (m)"),)
     clf_config = ClassifierConfig(
         train_steps=args.steps, use_state=not args.no_state, state_checks=checks
     )
@@ -152,8 +164,10 @@ def main() -> None:
             "mix": {"noisy": args.noisy, "drop": args.drop, "random": args.random},
             "near_miss": args.near_miss,
             "use_state": not args.no_state,
-            "state_check_z": args.state_check_z,
+            "demo_grasp_tcp_z": round(grasp_z, 4),
+            "state_check_z": None if args.no_state_check else round(check_z, 4),
             "train_steps": args.steps,
+            "eval_seed": args.eval_seed,
         },
         "train_label_noise_frames": label_noise,
         "eval_frames": len(eval_frames),
@@ -168,6 +182,21 @@ def main() -> None:
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(result))
+
+
+def grasp_height(frames: LabelledFrames) -> float:
+    """Median TCP z (m) when the gripper has closed, in episodes labelled successful.
+
+    Proprioception and outcome labels only: what a cell reads off its own demos.
+    """
+    assert frames.state is not None
+    heights = []
+    for episode in np.unique(frames.episode[frames.labels]):
+        rows = np.flatnonzero(frames.episode == episode)
+        closed = rows[frames.state[rows, GRIPPER] < 0.5]
+        if closed.size:
+            heights.append(float(frames.state[closed[0], TCP_Z]))
+    return float(np.median(heights))
 
 
 def measure_stalls(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -47,12 +48,27 @@ def expert_episode(config: RunConfig, *, seed: int = 3) -> list[tuple[Any, ...]]
         env.close()
 
 
-def test_ground_truth_default_leaves_the_env_alone() -> None:
+def wrapper_types(env: gym.Env) -> list[type]:
+    """Types of the wrappers around the twin, outermost first (other layers may add some)."""
+    types = []
+    while isinstance(env, gym.Wrapper):
+        types.append(type(env))
+        env = env.env
+    return types
+
+
+def test_ground_truth_default_leaves_the_env_alone(twin_classifier_path: Path) -> None:
     config = run_config({})
     env = make_env(config, seed=0)
     try:
         assert config.reward.type == "ground_truth"
-        assert not isinstance(env, RewardWrapper)
+        assert RewardWrapper not in wrapper_types(env)
+    finally:
+        env.close()
+    config = run_config({"type": "classifier", "weights_path": str(twin_classifier_path)})
+    env = make_env(config, seed=0)
+    try:
+        assert RewardWrapper in wrapper_types(env)
     finally:
         env.close()
 
