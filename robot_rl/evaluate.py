@@ -50,7 +50,9 @@ def evaluate(
             done = bool(terminated or truncated)
             if record:
                 frames.append(_frame(env))
-        success = bool(info.get("success", False))
+        # Under a learned reward the twin keeps its own verdict in gt_success: evaluation
+        # reports the truth, not what the reward model believes (a real cell has only the model).
+        success = bool(info.get("gt_success", info.get("success", False)))
         successes.append(success)
         returns.append(ep_return)
         lengths.append(length)

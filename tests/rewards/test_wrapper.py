@@ -100,6 +100,26 @@ def test_threshold_and_hold_decide_the_episode_not_the_twin(twin_classifier_path
     assert all(reward == 0.0 for reward, *_ in steps)  # success never held 1000 steps
 
 
+def test_evaluation_reports_the_twins_verdict_not_the_models(
+    twin_classifier_path: Path,
+) -> None:
+    """A reward model that calls everything a success must not make evaluation say 100 %."""
+    from robot_rl.evaluate import evaluate
+
+    class Still:
+        def act(self, obs: Any, *, deterministic: bool = False) -> np.ndarray:
+            return np.zeros(4, np.float32)  # never picks the cube up
+
+    always = {"type": "classifier", "weights_path": str(twin_classifier_path), "threshold": 0.0}
+    env = make_env(run_config(always), seed=0)
+    try:
+        result = evaluate(env, Still(), episodes=2, seed=0)
+    finally:
+        env.close()
+    assert result["mean_return"] == 1.0  # the model rewarded (and ended) every episode
+    assert result["success_rate"] == 0.0  # the cube was never lifted
+
+
 def test_process_service_gives_the_inline_rewards(twin_classifier_path: Path) -> None:
     inline = {"type": "classifier", "weights_path": str(twin_classifier_path)}
     by_process = {**inline, "service": "process", "timeout_s": 120.0}
