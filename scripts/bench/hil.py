@@ -4,10 +4,13 @@ Each arm runs actor + learner (in-process transport, learner thread) for ``--env
 the "hil" arm has the ScriptedIntervener (twin ground truth + scripted expert) behind an
 InterventionMixer, and the learner routes its intervention steps into the demo buffer
 (HIL-SERL, ``hil.hil_serl``). steps_ratio = env steps the HIL arm needed to reach ``--target``
-training success (20-episode window, episodes the policy finished itself) / steps the plain
-arm needed (< 1: HIL is faster; target <= 0.6; an arm that never reaches it counts as
+success / steps the plain arm needed, success measured every ``--eval-every`` env steps by
+deterministic evaluation of the policy alone (no person); the 20-episode training window
+(episodes the policy finished itself) is reported too (< 1: HIL is faster; target <= 0.6; an arm that never reaches it counts as
 env_steps). The pixel version is a GPU-scale run (--obs pixels); on a CPU use --obs state
-with small budgets. Last line: one JSON object.
+with small budgets. Both arms start from ``--config`` (default: the ``make demo`` recipe) with
+``--demos`` scripted demonstrations (few, so that there is something left for a person to
+teach). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from robot_rl.config import config_hash, from_dict, save_yaml
+from robot_rl.config import config_hash, load_yaml, save_yaml
 from robot_rl.demos import record_demos
 from robot_rl.envs.spec import spec_to_json
+from robot_rl.evaluate import evaluate
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
 from robot_rl.runtime.build import configure_threads, env_spec, make_env, make_policy
@@ -39,7 +43,14 @@ from robot_rl.runtime.transport import InProcessTransport
 
 
 def run_arm(
-    config: RunConfig, root: Path, *, hil: bool, rlif: bool, target: float
+    config: RunConfig,
+    root: Path,
+    *,
+    hil: bool,
+    rlif: bool,
+    target: float,
+    eval_every: int,
+    eval_episodes: int,
 ) -> dict[str, Any]:
     run_dir = root / ("hil" if hil else "plain")
     run_dir.mkdir(parents=True)
@@ -62,18 +73,28 @@ def run_arm(
         )
         mixer = InterventionMixer(action_dim, config=HilConfig(rlif=rlif), source=person)
     rates: list[float] = []
-    reached: list[int] = []
+    reached: list[int] = []  # first deterministic evaluation at or above target
+    train_reached: list[int] = []  # first 20-episode training window at or above target
     window: list[float] = []
+    evals: list[list[float]] = []
+    eval_env = make_env(config, seed=config.seed + 1)
+    policy = make_policy(config, spec, action_dim)
 
     def on_episode(ep: Any, stats: Any) -> None:
         rates.append(float(np.mean(ep.intervened)))
         window.append(float(ep.success and not ep.intervened[-5:].any()))  # policy finished it
         del window[:-20]
-        if not reached and len(window) >= 10 and np.mean(window) >= target:
-            reached.append(stats.env_steps)
+        if not train_reached and len(window) >= 10 and np.mean(window) >= target:
+            train_reached.append(stats.env_steps)
+        if stats.env_steps >= eval_every * (len(evals) + 1):
+            # The policy alone (no person), deterministic, as after training.
+            rate = evaluate(eval_env, policy, episodes=eval_episodes, seed=config.seed)
+            evals.append([stats.env_steps, rate["success_rate"]])
+            if not reached and rate["success_rate"] >= target:
+                reached.append(stats.env_steps)
 
     tr = config.train
-    actor = Actor(env, make_policy(config, spec, action_dim), transport,
+    actor = Actor(env, policy, transport,
                   config_hash=config_hash(config), seed=config.seed,
                   updates_per_env_step=tr.updates_per_env_step, learning_starts=tr.learning_starts,
                   max_steps_ahead=tr.max_steps_ahead, mixer=mixer, on_episode=on_episode)  # fmt: skip
@@ -81,37 +102,52 @@ def run_arm(
     transport.send(Control(command="stop"))
     thread.join(timeout=60)
     env.close()
+    eval_env.close()
     chunk = max(1, len(rates) // 10)
     curve = [float(np.mean(rates[i : i + chunk])) for i in range(0, len(rates), chunk)]
     return {"steps_to_target": reached[0] if reached else tr.env_steps, "reached": bool(reached),
-            "episodes": stats.episodes, "intervention_rate_curve": curve}  # fmt: skip
+            "train_steps_to_target": train_reached[0] if train_reached else None,
+            "evals": evals, "episodes": stats.episodes,
+            "intervention_rate_curve": curve}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--config",
+        default="configs/pick_cube_state.yaml",
+        help="run config both arms start from (the project's recipe)",
+    )
     parser.add_argument("--obs", choices=("state", "pixels"), default="state")
     parser.add_argument("--env-steps", type=int, default=3000)
     parser.add_argument("--demos", type=int, default=5)
     parser.add_argument("--target", type=float, default=0.8)
     parser.add_argument("--rlif", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=250, help="env steps between evals")
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     configure_threads(1)
-    config = from_dict(RunConfig, {
-        "name": "hil", "seed": args.seed,
-        "env": {"obs_mode": args.obs, "max_episode_steps": 60},
-        "demos": {"num_episodes": args.demos},
-        "train": {"env_steps": args.env_steps, "learning_starts": 200, "eval_every": 0},
-        "runtime": {"transport": "inprocess"},
-    })  # fmt: skip
+    config = load_yaml(RunConfig, args.config, overrides=[
+        "name=hil", f"seed={args.seed}", f"env.obs_mode={args.obs}",
+        f"demos.num_episodes={args.demos}", f"train.env_steps={args.env_steps}",
+        "train.eval_every=0", "runtime.transport=inprocess", *args.set,
+    ])  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        plain = run_arm(config, Path(tmp), hil=False, rlif=args.rlif, target=args.target)
-        hil = run_arm(config, Path(tmp), hil=True, rlif=args.rlif, target=args.target)
+        arms = {
+            name: run_arm(config, Path(tmp), hil=name == "hil", rlif=args.rlif,
+                          target=args.target, eval_every=args.eval_every,
+                          eval_episodes=args.eval_episodes)
+            for name in ("plain", "hil")
+        }  # fmt: skip
+        plain, hil = arms["plain"], arms["hil"]
     print(json.dumps({
         "steps_ratio": hil["steps_to_target"] / max(plain["steps_to_target"], 1),
         "intervention_rate_curve": hil["intervention_rate_curve"],
         "plain": plain, "hil": hil, "obs": args.obs, "env_steps": args.env_steps,
         "target_success": args.target, "rlif": args.rlif, "seed": args.seed,
+        "config": args.config, "demos": args.demos,
     }))  # fmt: skip
 
 
