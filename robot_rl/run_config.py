@@ -12,6 +12,7 @@ from robot_rl.agents.bc import BCConfig
 from robot_rl.agents.sac import SACConfig
 from robot_rl.config import load_yaml
 from robot_rl.dashboard.config import DashboardConfig
+from robot_rl.rewards.config import EnvRewardConfig
 from robot_rl.runtime.hil import HilConfig
 from robot_rl.safety.config import SafetyConfig
 from robot_rl.teleop.device import TeleopConfig
@@ -127,6 +128,8 @@ class RunConfig:
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     """Safety layer every command passes through (limits, watchdog, e-stop); its action frame
     (action_dim, scales, control_hz) must match env's. The defaults fit the default twin."""
+    reward: EnvRewardConfig = field(default_factory=EnvRewardConfig)
+    """Reward model that replaces the env's reward (ground_truth: the env's own)."""
     teleop: TeleopConfig = field(default_factory=TeleopConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
