@@ -39,7 +39,7 @@ def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
     from robot_rl.safety.wrapper import SafetyWrapper
 
     check_action_frame(config.safety, config.env)
-    env = make_twin(config.env, seed=seed)
+    env: gym.Env = make_twin(config.env, seed=seed)
     env = wrap_reward(env, config.reward, max_episode_steps=config.env.max_episode_steps)
     return SafetyWrapper(env, SafetyLayer(config.safety))
 
