@@ -26,8 +26,7 @@ from robot_rl.runtime.build import configure_threads
 from robot_rl.runtime.transport import ZmqActorEndpoint
 from robot_rl_ros.ros_io import (
     clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, load_safety_config,
-    ros_session, SENSOR_QOS, to_ros)
-from sensor_msgs.msg import Image, JointState
+    ros_session, subscribe_cell_sensors, to_ros)
 from std_msgs.msg import Bool, Float32MultiArray, Float64, String
 from std_srvs.srv import Trigger
 
@@ -65,21 +64,7 @@ class ActorNode(Node):
             safety=load_safety_config(get('safety_config').value, cell), clock=clock_s,
             stamp_clock=self._ros_time_s)
 
-        asm = self.core.assembler
-        for cam in cell.cameras:
-            self.create_subscription(
-                Image, cell.image_topic(cam),
-                lambda msg, cam=cam: asm.on_image(cam, msg, clock_s()), SENSOR_QOS)
-        self.create_subscription(
-            JointState, cell.joint_states_topic,
-            lambda msg: asm.on_joint_state(msg, clock_s()), SENSOR_QOS)
-        self.create_subscription(
-            PoseStamped, cell.tcp_pose_topic, lambda msg: asm.on_tcp_pose(msg, clock_s()),
-            SENSOR_QOS)
-        if cell.tcp_twist_topic:
-            self.create_subscription(
-                TwistStamped, cell.tcp_twist_topic,
-                lambda msg: asm.on_tcp_twist(msg, clock_s()), SENSOR_QOS)
+        subscribe_cell_sensors(self, cell, self.core.assembler)
         self.create_subscription(
             Float64, cell.reward_topic,
             lambda msg: self.core.reward.set(float(msg.data), clock_s()), COMMAND_QOS)

@@ -12,7 +12,6 @@ a Joy device labels success directly (without a reward config that is the only r
 
 from pathlib import Path
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
 import rclpy
 from rclpy.node import Node
 from robot_rl.config import load_yaml
@@ -21,8 +20,9 @@ from robot_rl.ros_compat.assembler import ObservationAssembler
 from robot_rl.ros_compat.cell_reward import CellReward, check_reward_config
 from robot_rl.ros_compat.joy import joy_success, JoyMapping
 from robot_rl_ros.ros_io import (
-    clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS)
-from sensor_msgs.msg import Image, JointState, Joy
+    clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS,
+    subscribe_cell_sensors)
+from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
@@ -52,22 +52,9 @@ class RewardNode(Node):
                              'success_button for success labels by a person')
         self.reward = CellReward(
             model, cell, consecutive_steps=int(get('consecutive_steps').value))
-        self.assembler = asm = ObservationAssembler(cell)
+        self.assembler = ObservationAssembler(cell)
         self.human_success = False
-        for cam in cell.cameras:
-            self.create_subscription(
-                Image, cell.image_topic(cam),
-                lambda msg, cam=cam: asm.on_image(cam, msg, clock_s()), SENSOR_QOS)
-        self.create_subscription(
-            JointState, cell.joint_states_topic,
-            lambda msg: asm.on_joint_state(msg, clock_s()), SENSOR_QOS)
-        self.create_subscription(
-            PoseStamped, cell.tcp_pose_topic, lambda msg: asm.on_tcp_pose(msg, clock_s()),
-            SENSOR_QOS)
-        if cell.tcp_twist_topic:
-            self.create_subscription(
-                TwistStamped, cell.tcp_twist_topic,
-                lambda msg: asm.on_tcp_twist(msg, clock_s()), SENSOR_QOS)
+        subscribe_cell_sensors(self, cell, self.assembler)
         if self.mapping.success_button >= 0:
             self.create_subscription(Joy, get('joy_topic').value, self._on_joy, SENSOR_QOS)
         self.create_service(Trigger, '~/reset_filter', self._on_reset_filter)

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 import time
 
+from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -13,6 +14,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from robot_rl.config import load_yaml
 from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell, with_cameras
 from robot_rl.safety.config import SafetyConfig
+from sensor_msgs.msg import Image, JointState
 
 # Sensor data: only the newest sample matters; a late frame is worse than a dropped one.
 SENSOR_QOS = QoSProfile(
@@ -103,3 +105,25 @@ def to_ros(plain, ros_msg):
 def clock_s():
     """Return the receive clock every node and the bridge env share (monotonic s)."""
     return time.monotonic()
+
+
+def subscribe_cell_sensors(node, cell, assembler):
+    """
+    Subscribe ``node`` to the cell's cameras, joint states, TCP pose (and twist).
+
+    Every message goes to ``assembler`` stamped with :func:`clock_s` on arrival.
+    """
+    for cam in cell.cameras:
+        node.create_subscription(
+            Image, cell.image_topic(cam),
+            lambda msg, cam=cam: assembler.on_image(cam, msg, clock_s()), SENSOR_QOS)
+    node.create_subscription(
+        JointState, cell.joint_states_topic,
+        lambda msg: assembler.on_joint_state(msg, clock_s()), SENSOR_QOS)
+    node.create_subscription(
+        PoseStamped, cell.tcp_pose_topic,
+        lambda msg: assembler.on_tcp_pose(msg, clock_s()), SENSOR_QOS)
+    if cell.tcp_twist_topic:
+        node.create_subscription(
+            TwistStamped, cell.tcp_twist_topic,
+            lambda msg: assembler.on_tcp_twist(msg, clock_s()), SENSOR_QOS)
