@@ -9,11 +9,14 @@ Run directory layout::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +307,10 @@ def _train_online(
             )
 
     try:
-        stats = actor.run(tr.env_steps, progress=on_step)
+        with _graceful_interrupt(actor) as interrupted:
+            stats = actor.run(tr.env_steps, progress=on_step)
+        if interrupted():
+            raise KeyboardInterrupt  # after the actor stopped cleanly; the CLI exits 130
     finally:
         bar.close()
         store.close()
@@ -320,6 +326,33 @@ def _train_online(
         tensors, _meta = load_policy(policy_path)
         policy.load_state_dict(tensors)
     return policy, stats
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(actor: Actor) -> Iterator[Callable[[], bool]]:
+    """Ctrl-C asks the actor to stop after its current step; a second Ctrl-C interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point could break a lock or queue shared with
+    the learner thread, the episode writer or the dashboard (a Ctrl-C once left a run hanging
+    in its clean-up). Stopping between steps also ends the open episode per
+    ``runtime.partial_episode``. Yields whether Ctrl-C was pressed.
+    """
+    hits: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # signal handlers can only be set in the main thread
+        return
+
+    def on_sigint(signum: int, _frame: Any) -> None:
+        hits.append(signum)
+        if len(hits) > 1:
+            raise KeyboardInterrupt
+        actor.stop_requested = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _supervise(supervisor: LearnerSupervisor, actor: Actor, *, pause: bool) -> None:

@@ -169,3 +169,25 @@ def _zombie(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_ctrl_c_stops_between_steps_and_cleans_up(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process) asks the actor to stop after its step; clean-up runs,
+    the open episode is stored truncated, and KeyboardInterrupt reaches the caller last."""
+    config = tiny_config(tmp_path, env_steps=100_000)
+    config.runtime.transport = "inprocess"
+    config.runtime.partial_episode = "truncate"
+    run = tmp_path / "run"
+
+    def interrupt_when_training() -> None:
+        _wait(lambda: len(list_checkpoints(run / "checkpoints")) >= 1, 120)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_training, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        train(config, run_dir=run, progress=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    store = EpisodeStore.open(run / "episodes")
+    last = store.read_episode(store.episode_ids()[-1])
+    assert last.truncated[-1] and last.info.get("partial") is True  # the open episode, kept
+    assert (run / "policy.safetensors").exists()  # the learner thread checkpointed and ended
