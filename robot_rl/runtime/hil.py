@@ -97,6 +97,12 @@ class RunControls:
         self._reset = False
         self._takeover = False
         self.pause_reason = ""
+        self._estop_links: list[tuple[Callable[[str], None], Callable[[], None]]] = []
+
+    def link_estop(self, latch: Callable[[str], None], release: Callable[[], None]) -> None:
+        """Pass this run's e-stop and its release on, e.g. to the safety layer's own latch, so
+        the arm holds for every command source (reset controllers too), not only the actor."""
+        self._estop_links.append((latch, release))
 
     def pause(self, reason: str = "paused") -> None:
         """Stop stepping after the current step (resume continues)."""
@@ -112,9 +118,13 @@ class RunControls:
         """Latched stop: only ``release_estop`` lets the run go on."""
         with self._lock:
             self._estopped = True
+        for latch, _release in self._estop_links:
+            latch("operator e-stop")
 
     def release_estop(self) -> None:
         """Explicit release of the e-stop latch."""
+        for _latch, release in self._estop_links:
+            release()
         with self._lock:
             self._estopped = False
 

@@ -186,3 +186,18 @@ def test_scripted_intervener_takes_over_and_hands_back() -> None:
     assert flags[first : first + 8] == [True] * 8 and not flags[first + 8]  # handed back
     assert person.interventions == 2  # capped by max_per_episode
     env.close()
+
+
+def test_run_estop_latches_the_safety_layer_until_released() -> None:
+    from robot_rl.safety.config import SafetyConfig
+    from robot_rl.safety.layer import SafetyLayer
+
+    layer = SafetyLayer(SafetyConfig())
+    controls = RunControls()
+    controls.link_estop(layer.estop, layer.release)
+    controls.estop()
+    assert controls.halted and layer.estopped == "operator e-stop"
+    controls.resume()  # a resume is no release
+    assert controls.halted and layer.estopped == "operator e-stop"
+    controls.release_estop()
+    assert not controls.halted and layer.estopped is None
