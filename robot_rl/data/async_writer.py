@@ -42,28 +42,25 @@ class BackgroundEpisodeWriter:
             finally:
                 self._queue.task_done()
 
-    def _raise_pending(self) -> None:
+    def raise_if_failed(self) -> None:
+        """Raise the worker's error now (the actor checks every step, so a full disk stops
+        the arm at once, not at the end of the next episode)."""
         if self._error is not None:
             err, self._error = self._error, None
             raise EpisodeStoreError(
                 f"writing an episode to {self.store.path} failed: {err}"
             ) from err
 
-    def raise_if_failed(self) -> None:
-        """Raise the worker's error now (the actor checks every step, so a full disk stops
-        the arm at once, not at the end of the next episode)."""
-        self._raise_pending()
-
     def write_episode(self, ep: Episode) -> int:
         """Queue ``ep``; blocks only when ``max_pending`` episodes are already waiting."""
-        self._raise_pending()
+        self.raise_if_failed()
         self._queue.put(ep)
         return -1
 
     def flush(self) -> None:
         """Wait until every queued episode is on disk."""
         self._queue.join()
-        self._raise_pending()
+        self.raise_if_failed()
 
     def close(self) -> None:
         """Flush and stop the worker thread."""

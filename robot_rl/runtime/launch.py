@@ -35,7 +35,6 @@ from robot_rl.runtime.metrics import MetricsLogger
 from robot_rl.runtime.protocol import Control, Hello
 from robot_rl.runtime.resume import ResumeError, check_resumable, stored_progress
 from robot_rl.runtime.supervisor import LearnerStartError, LearnerSupervisor
-from robot_rl.safety.wrapper import SafetyWrapper
 
 __all__ = ["LearnerStartError", "ResumeError", "final_evaluation", "make_run_dir", "train"]
 
@@ -264,8 +263,8 @@ def _train_online(
         controls=session.controls if session is not None else None,
         on_step=session.on_step if session is not None else None,
     )
-    if session is not None and isinstance(env, SafetyWrapper):
-        session.controls.link_estop(env.layer.estop, env.layer.release)  # the layer latches too
+    if session is not None and actor.safety is not None:  # the layer latches too
+        session.controls.link_estop(actor.safety.estop, actor.safety.release)
     actor.stats.env_steps, actor.stats.episodes = steps_done, episodes_done
     policy_path = run_dir / "policy.safetensors"
     if resume and policy_path.exists():
