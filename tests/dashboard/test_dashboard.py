@@ -52,15 +52,27 @@ def test_page_frames_labels_estop_and_takeover(
 
     # success / failure buttons reach the episode store
     wait_for(lambda: len(live.store.episode_ids()) >= 1)
+    # Both labels POST to /api/label: clear the log so each wait sees its own response.
+    page.evaluate("() => { document.getElementById('log').textContent = '' }")
     page.click("#label_last_failure")
     page.wait_for_function("() => document.getElementById('log').textContent.includes('200')")
     last = live.store.episode_ids()[-1]
     info = live.store.episode_attrs(last)["info"]
     assert info["success"] is False and info["labelled_by"] == "operator"
+    page.evaluate("() => { document.getElementById('log').textContent = '' }")
     page.click("#label_current_success")
     page.wait_for_function("() => document.getElementById('log').textContent.includes('200')")
-    wait_for(lambda: live.store.episode_ids()[-1] > last)
-    labelled = live.store.episode_attrs(live.store.episode_ids()[-1])["info"]
+
+    # The label goes with the episode running at the click, the first one handed to the store
+    # after it; episodes handed over before the click may still be committing behind `last`.
+    def operator_labelled() -> list[int]:
+        ids = [i for i in live.store.episode_ids() if i > last]
+        return [i for i in ids if live.store.episode_attrs(i)["info"].get("labelled_by")]
+
+    wait_for(lambda: bool(operator_labelled()))
+    labelled_ids = operator_labelled()
+    assert len(labelled_ids) == 1  # one click labels one episode
+    labelled = live.store.episode_attrs(labelled_ids[0])["info"]
     assert labelled["success"] is True and labelled["labelled_by"] == "operator"
 
     # browser keyboard teleop takes over
