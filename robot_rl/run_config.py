@@ -106,6 +106,41 @@ class RuntimeConfig:
 
 
 @dataclass
+class ResetsConfig:
+    """How the scene is put back between training episodes (``robot-rl train``)."""
+
+    mode: Literal["env", "scripted", "human"] = "env"
+    """env: the env's own reset only (the twin teleports arm and cube); scripted: first drive
+    the TCP home (gripper open) through the safety layer, then the env reset (twin: randomises
+    the scene); human: the actor waits for a person to put the scene back and press continue
+    on the dashboard (needs ``--dashboard``), then the env reset."""
+    human_timeout_s: float = 300.0
+    """human: seconds to wait for continue; past them the run ends with an error (committed
+    episodes are kept; ``--resume`` goes on)."""
+    human_message: str = "put the scene back, then press continue"
+    """human: what the dashboard's banner asks of the person."""
+    home: tuple[float, ...] = ()
+    """scripted: TCP home (x, y, z in m, world frame); empty: ``env.tcp_start``."""
+    home_tolerance: float = 0.01
+    """scripted: distance to home that counts as arrived (m)."""
+    home_max_steps: int = 40
+    """scripted: control steps allowed for the move home before the env reset anyway."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field."""
+        if not self.human_timeout_s > 0:
+            raise ValueError(f"resets.human_timeout_s: must be > 0, got {self.human_timeout_s}")
+        if self.home and len(self.home) != 3:
+            raise ValueError(
+                f"resets.home: expected 3 numbers (x, y, z in m) or [], got {self.home}"
+            )
+        if not self.home_tolerance > 0:
+            raise ValueError(f"resets.home_tolerance: must be > 0, got {self.home_tolerance}")
+        if self.home_max_steps < 1:
+            raise ValueError(f"resets.home_max_steps: must be >= 1, got {self.home_max_steps}")
+
+
+@dataclass
 class RunConfig:
     """A whole training run."""
 
@@ -132,6 +167,8 @@ class RunConfig:
     """Reward model that replaces the env's reward (ground_truth: the env's own)."""
     teleop: TeleopConfig = field(default_factory=TeleopConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    resets: ResetsConfig = field(default_factory=ResetsConfig)
+    """Reset controller run at every episode boundary after the first (default: env reset)."""
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 

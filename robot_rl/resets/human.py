@@ -59,17 +59,46 @@ class HumanReset:
         """The person is done (dashboard button); wakes ``wait_for_continue``."""
         self.continue_event.set()
 
-    def wait_for_continue(self, timeout_s: float | None = None) -> bool:
+    def wait_for_continue(
+        self,
+        timeout_s: float | None = None,
+        *,
+        keep_going: Callable[[], bool] | None = None,
+        poll_s: float = 0.05,
+    ) -> bool:
         """Block until continue is pressed (True) or ``timeout_s`` (default: the config) passes
-        (False). Clears the request either way."""
-        pressed = self.continue_event.wait(self.timeout_s if timeout_s is None else timeout_s)
+        (False). Clears the request either way.
+
+        ``keep_going``: called every ``poll_s`` (s) while waiting, so the caller can take its
+        messages and heartbeats; returning False gives up at once (False, not counted as a
+        timeout: e.g. the run was asked to stop).
+        """
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        if keep_going is None:
+            pressed, abandoned = self.continue_event.wait(limit), False
+        else:
+            pressed, abandoned = self._poll(limit, keep_going, poll_s)
         with self._lock:
             self._request = None
             if pressed:
                 self.continue_event.clear()
-            else:
+            elif not abandoned:
                 self.timeouts += 1
         return pressed
+
+    def _poll(
+        self, limit_s: float, keep_going: Callable[[], bool], poll_s: float
+    ) -> tuple[bool, bool]:
+        """(pressed, abandoned) of a wait of at most ``limit_s`` (s) checking ``keep_going``."""
+        deadline = self._clock() + limit_s
+        while True:
+            remaining = deadline - self._clock()
+            if self.continue_event.wait(max(0.0, min(poll_s, remaining))):
+                return True, False
+            if not keep_going():
+                return False, True
+            if remaining <= poll_s:
+                return False, False
 
     def status(self) -> dict[str, str | float | bool]:
         """For the dashboard: ``pending``, ``message``, ``waiting_s`` (s)."""

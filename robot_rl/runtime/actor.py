@@ -19,6 +19,8 @@ import numpy as np
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
+from robot_rl.resets.human import HumanReset, HumanResetTimeout
+from robot_rl.resets.scripted import ScriptedReset
 from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
 from robot_rl.safety.wrapper import safety_layer_of, safety_metrics
 
@@ -56,6 +58,9 @@ class ActorStats:
     rejected_weights: int = 0
     paced_s: float = 0.0
     pace_stalls: int = 0
+    resets: dict[str, float] = field(default_factory=dict)
+    """Reset controller counters, as metric names: ``resets/scripted``, ``resets/human``,
+    ``resets/scripted_missed_home``, ``resets/human_wait_s`` (totals so far)."""
 
     @property
     def success_rate(self) -> float:
@@ -155,13 +160,22 @@ class Actor:
         controls: Any | None = None,
         on_step: Callable[[dict[str, np.ndarray], Step, ActorStats], None] | None = None,
         partial_episode: Literal["discard", "truncate"] = "discard",
+        scripted_reset: ScriptedReset | None = None,
+        human_reset: HumanReset | None = None,
+        human_message: str = "put the scene back, then press continue",
     ) -> None:
         """``mixer``: an InterventionMixer (robot_rl.runtime.hil) choosing policy or human per
         step; ``controls``: RunControls (pause, latched e-stop, reset) checked before every
         env step; ``on_step(next_obs, step, stats)``: called after each step (dashboard);
         ``partial_episode``: what becomes of the episode running when ``run`` stops (stop
         request, step budget, KeyboardInterrupt): dropped, or finished with its last step
-        marked truncated and written like any other episode."""
+        marked truncated and written like any other episode.
+
+        At every episode boundary after the first the scene is put back before ``env.reset``:
+        ``scripted_reset`` drives the TCP home through ``env`` (so through its safety layer);
+        ``human_reset`` asks a person (``human_message``) and waits for continue, still taking
+        messages and stop requests; nobody by its deadline raises HumanResetTimeout (the
+        finished episodes are written already)."""
         self.env = env
         self.policy = policy
         self.transport = transport
@@ -189,6 +203,11 @@ class Actor:
             )
         self.partial_episode = partial_episode
         self.safety = safety_layer_of(env)  # None: nothing filters the commands
+        if scripted_reset is not None and human_reset is not None:
+            raise ValueError("give scripted_reset or human_reset, not both")
+        self.scripted_reset = scripted_reset
+        self.human_reset = human_reset
+        self.human_message = human_message
 
     # -- messages -------------------------------------------------------------------------
     def poll_messages(self, timeout_s: float = 0.0) -> None:
@@ -305,7 +324,10 @@ class Actor:
                     recorder.truncated[-1] = True  # ended by a person: stored as truncated
                     self._finish_episode(recorder.finish({"reset_by": "operator"}), ep_return)
                     episode_id, t, ep_return = episode_id + 1, 0, 0.0
-                    obs, _ = self.env.reset(seed=self._seed + episode_id)
+                    next_scene = self._next_scene(obs, self._seed + episode_id)
+                    if next_scene is None:
+                        break  # stopped while a person was resetting
+                    obs = next_scene
                     recorder = EpisodeRecorder(obs, self.clock())
                     self._open = (recorder, 0.0)
                     if self.mixer is not None:
@@ -347,13 +369,54 @@ class Actor:
                 episode_id += 1
                 t = 0
                 ep_return = 0.0
-                obs, _ = self.env.reset(seed=self._seed + episode_id)
+                # the run's last episode: nothing follows it, so no one puts the scene back
+                last = self.stats.env_steps >= env_steps or self.stop_requested
+                next_scene = self._next_scene(obs, self._seed + episode_id, put_back=not last)
+                if next_scene is None:
+                    break  # stopped while a person was resetting
+                obs = next_scene
                 recorder = EpisodeRecorder(obs, self.clock())
                 self._open = (recorder, 0.0)
                 if self.mixer is not None:
                     self.mixer.reset()
             if progress is not None:
                 progress(self.stats)
+
+    def _next_scene(
+        self, obs: dict[str, np.ndarray], seed: int, *, put_back: bool = True
+    ) -> dict[str, np.ndarray] | None:
+        """Put the scene back with the configured controller (when ``put_back``), then reset
+        the env; returns the first observation, or None when the run was stopped while waiting
+        for a person."""
+        if put_back and self.scripted_reset is not None:
+            _obs, reached, _steps, _held = self.scripted_reset.move_home(self.env, obs)
+            self.scripted_reset.resets += 1
+            self._count("resets/scripted")
+            self._count("resets/scripted_missed_home", float(not reached))
+        elif put_back and self.human_reset is not None:
+            human = self.human_reset
+            human.request(self.human_message)
+            started = self.clock()
+
+            def keep_going() -> bool:
+                self.poll_messages()  # weights, heartbeats, a stop from the learner
+                return not self.stop_requested
+
+            pressed = human.wait_for_continue(keep_going=keep_going)
+            self._count("resets/human_wait_s", self.clock() - started)
+            if not pressed:
+                if self.stop_requested:
+                    return None
+                raise HumanResetTimeout(
+                    f"resets.human_timeout_s: nobody pressed continue within "
+                    f"{human.timeout_s:g} s; the run stops after {self.stats.episodes} "
+                    "episodes (all of them written)"
+                )
+            self._count("resets/human")
+        return self.env.reset(seed=seed)[0]
+
+    def _count(self, name: str, amount: float = 1.0) -> None:
+        self.stats.resets[name] = self.stats.resets.get(name, 0.0) + amount
 
     def _end_partial(self) -> None:
         """The episode open when ``run`` stopped: written truncated, or dropped (discard)."""
@@ -382,6 +445,7 @@ class Actor:
                     "actor/success": float(episode.success),
                     "actor/env_steps": float(self.stats.env_steps),
                     **(safety_metrics(self.safety) if self.safety is not None else {}),
+                    **self.stats.resets,
                 }
             )
         )
