@@ -81,7 +81,9 @@ class Label(BaseModel):
     success: bool
 
 
-CONTROLS = ("pause", "resume", "estop", "release_estop", "reset", "takeover", "handback")
+CONTROLS = (
+    "pause", "resume", "estop", "release_estop", "reset", "takeover", "handback", "continue",
+)  # fmt: skip
 
 
 def frame_message(camera: str, seq: int, captured_s: float, jpeg: bytes) -> bytes:
@@ -126,8 +128,12 @@ def create_app(feed: DashboardFeed, *, token: str, teleop: BrowserTeleop | None 
             "reset": controls.request_reset,
             "takeover": lambda: controls.set_takeover(True),
             "handback": lambda: controls.set_takeover(False),
+            "continue": feed.press_continue,  # the person has put the scene back
         }[name]
-        action()
+        try:
+            action()
+        except LookupError as err:  # continue in a run without a human reset
+            raise HTTPException(409, str(err)) from err
         return JSONResponse({"ok": True, "control": name, "mode": feed.mode()})
 
     @app.post("/api/label")

@@ -12,6 +12,9 @@ button{margin:3px;padding:6px 12px;font-size:14px}
 #mode{font-size:22px;font-weight:bold}
 td{padding:2px 10px}
 svg{background:#222;margin:4px}
+#human_reset{background:#a60;color:#fff;padding:8px;margin:6px 0;font-size:18px}
+#continue{font-size:18px;font-weight:bold}
+#safety td{font-family:monospace}
 </style></head><body>
 <div>mode: <span id="mode">?</span> <span id="reason"></span> &middot; <span id="phase"></span></div>
 <table><tr><td>episode</td><td id="episode"></td><td>return</td><td id="return"></td>
@@ -20,6 +23,10 @@ svg{background:#222;margin:4px}
 <td>weights version</td><td id="weights"></td></tr>
 <tr><td>env steps</td><td id="env_steps"></td><td>success (last 20)</td><td id="srate"></td>
 <td>eval success</td><td id="eval"></td></tr></table>
+<div id="human_reset" hidden>reset: <span id="human_reset_message"></span>
+(waiting <span id="human_reset_waiting"></span> s) <button id="continue">continue</button></div>
+<div>safety layer: <span id="safety_summary">-</span>
+<table id="safety"><tbody id="safety_events"></tbody></table></div>
 <div id="cams"></div>
 <div>
 <button id="estop">E-STOP</button><button id="release_estop">release e-stop</button>
@@ -45,7 +52,7 @@ async function post(path, body) {
   $("log").textContent = path + " -> " + r.status;
   return r;
 }
-for (const c of ["estop","release_estop","pause","resume","reset","takeover","handback"])
+for (const c of ["estop","release_estop","pause","resume","reset","takeover","handback","continue"])
   $(c).onclick = () => post("/api/control/" + c);
 for (const ep of ["current","last"]) for (const ok of [true,false])
   $("label_" + ep + "_" + (ok ? "success" : "failure")).onclick = () => post("/api/label", {episode: ep, success: ok});
@@ -77,6 +84,16 @@ function onStatus(s) {
   $("env_steps").textContent = s.env_steps;
   $("srate").textContent = s.success_rate === null ? "-" : (100 * s.success_rate).toFixed(0) + " %";
   $("eval").textContent = s.eval_success_rate === null ? "-" : `${(100 * s.eval_success_rate).toFixed(0)} % at ${s.eval_env_steps} steps`;
+  const hr = s.human_reset;
+  $("human_reset").hidden = !(hr && hr.pending);
+  if (hr && hr.pending) { $("human_reset_message").textContent = hr.message; $("human_reset_waiting").textContent = hr.waiting_s.toFixed(0); }
+  const sf = s.safety;
+  if (sf) {
+    $("safety_summary").textContent = `held ${sf.held} of ${sf.commands} commands, e-stop ${sf.estop_latched ? "LATCHED" : "clear"}, e-stops so far: ${sf.estop_triggered || 0}`;
+    const rows = Object.keys(sf).filter((k) => k.startsWith("event/")).sort()
+      .map((k) => `<tr><td>${k.slice(6)}</td><td id="safety_${k.slice(6).replace(/[^a-z0-9_]/gi, "_")}">${sf[k]}</td></tr>`).join("");
+    if ($("safety_events").innerHTML !== rows) $("safety_events").innerHTML = rows;
+  }
 }
 function chart(svg, ys, label) {
   const w = svg.width.baseVal.value, h = svg.height.baseVal.value, k = 10;

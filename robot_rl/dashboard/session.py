@@ -4,7 +4,7 @@
 feed, the teleop device (the page's keyboard/gamepad by default), the web server and the twin
 camera stream. ``launch.train`` starts it before the demos (so the URL with the token is
 printed at start), then ``attach``es it to the actor's env and episode store and passes
-``mixer``, ``controls``, ``on_step`` and ``on_episode`` to the Actor.
+``mixer``, ``controls``, ``on_step``, ``on_episode`` and ``human_reset`` to the Actor.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from robot_rl.dashboard.app import DashboardServer
 from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.dashboard.state import DashboardFeed, LabellingSink
 from robot_rl.dashboard.twin_cameras import TwinCameraStream
+from robot_rl.resets.human import HumanReset
 from robot_rl.runtime.hil import HilConfig, InterventionMixer, RunControls, TeleopSource
+from robot_rl.safety.wrapper import safety_layer_of
 from robot_rl.teleop import TeleopConfig, TeleopDevice, make_device
 from robot_rl.teleop.browser import BrowserTeleop
 
@@ -34,11 +36,14 @@ class DashboardSession:
         hil: HilConfig,
         control_hz: float,
         env_cameras: tuple[str, ...],
+        human_reset: HumanReset | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Open the teleop device (DeviceMissingError names a missing one) and build the server;
-        ``control_hz``: the env's control rate (Hz), the wall-clock rate of ``realtime`` steps."""
+        ``control_hz``: the env's control rate (Hz), the wall-clock rate of ``realtime`` steps;
+        ``human_reset``: the run's HumanReset, whose request the page shows with a continue
+        button."""
         self.config = config
         self.hil = hil
         self.period_s = 1.0 / control_hz
@@ -48,6 +53,8 @@ class DashboardSession:
         self.feed = DashboardFeed(
             self.controls, jpeg_quality=config.jpeg_quality, publish_obs_images=False
         )
+        self.feed.human_reset = human_reset
+        self.human_reset = human_reset
         if teleop.device == "none" and config.browser_teleop:
             teleop = dataclasses.replace(teleop, device="browser")
         self.device: TeleopDevice | None = make_device(teleop)
@@ -79,6 +86,7 @@ class DashboardSession:
         )
         labeller = LabellingSink(sink, store)
         self.feed.labeller = labeller
+        self.feed.safety = safety_layer_of(env)  # its counters on the page
         self.cameras_stream = TwinCameraStream(
             env, self.feed, cameras=self.cameras, size=self.config.image_size,
             hz=self.config.camera_hz,

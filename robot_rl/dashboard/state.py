@@ -124,6 +124,10 @@ class DashboardFeed:
         self.wall_clock = wall_clock
         self.phase = "running"
         """What the run is doing: e.g. demos, training, evaluating, finished."""
+        self.human_reset: Any = None
+        """The run's HumanReset (``resets.mode: human``): its pending request is shown."""
+        self.safety: Any = None
+        """The run's SafetyLayer: its counters (held, events, e-stop) are shown live."""
         self._lock = threading.Lock()
         self._frames: dict[str, Frame] = {}
         self._frame_seq = 0
@@ -202,12 +206,14 @@ class DashboardFeed:
             return dict(self._frames)
 
     def mode(self) -> str:
-        """policy / human / reset / paused / e-stopped."""
+        """policy / human / reset / waiting for person / paused / e-stopped."""
         c = self.controls
         if c.estopped:
             return "e-stopped"
         if c.paused:
             return "paused"
+        if self.human_reset is not None and self.human_reset.status()["pending"]:
+            return "waiting for person"
         if c.reset_pending:
             return "reset"
         if c.takeover or self.last_intervened:
@@ -235,7 +241,15 @@ class DashboardFeed:
                 "eval_success_rate": self.eval_success_rate,
                 "eval_env_steps": self.eval_env_steps,
                 "cameras": sorted(self._frames),
+                "human_reset": self.human_reset.status() if self.human_reset else None,
+                "safety": self.safety.stats if self.safety is not None else None,
             }
+
+    def press_continue(self) -> None:
+        """The person reset the scene (dashboard's continue button)."""
+        if self.human_reset is None:
+            raise LookupError("this run has no human reset (resets.mode is not human)")
+        self.human_reset.press_continue()
 
     def history_json(self) -> dict[str, list[float]]:
         """Chart series: per finished episode."""

@@ -27,6 +27,8 @@ from robot_rl.data.async_writer import BackgroundEpisodeWriter
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import spec_to_json
 from robot_rl.evaluate import evaluate
+from robot_rl.resets.human import HumanReset
+from robot_rl.resets.scripted import ScriptedReset, ScriptedResetConfig
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor, ActorStats
 from robot_rl.runtime.build import configure_threads, env_spec, make_env, make_policy
@@ -81,8 +83,10 @@ def train(
         if run_dir is None or not (run_dir / "config.yaml").is_file():
             raise ResumeError(f"cannot resume {run_dir}: not a run directory (no config.yaml)")
         saved = load_yaml(RunConfig, run_dir / "config.yaml")
-        # Watching a run, or not, does not change what it learns.
-        given = dataclasses.replace(config, dashboard=saved.dashboard, teleop=saved.teleop)
+        # Watching a run, or not, and who puts the scene back do not change what it learns.
+        given = dataclasses.replace(
+            config, dashboard=saved.dashboard, teleop=saved.teleop, resets=saved.resets
+        )
         check_resumable(saved, given, where=run_dir)
         if demos is None and (run_dir / "demos" / "zarr.json").is_file():
             demos = run_dir / "demos"
@@ -97,6 +101,11 @@ def train(
 def _start_dashboard(config: RunConfig) -> Any:
     """The run's DashboardSession, serving, its URL printed; None when the dashboard is off."""
     if not config.dashboard.enabled:
+        if config.resets.mode == "human":
+            raise ConfigError(
+                "resets.mode=human: a person continues after each reset on the dashboard; "
+                "it needs the dashboard (dashboard.enabled, --dashboard)"
+            )
         if config.teleop.device != "none":
             raise ConfigError(
                 f"teleop.device={config.teleop.device}: training with a teleop device needs "
@@ -105,9 +114,12 @@ def _start_dashboard(config: RunConfig) -> Any:
         return None
     from robot_rl.dashboard.session import DashboardSession
 
+    human = None
+    if config.resets.mode == "human":
+        human = HumanReset(timeout_s=config.resets.human_timeout_s)
     session = DashboardSession(
         config.dashboard, config.teleop, hil=config.hil, control_hz=config.env.control_hz,
-        env_cameras=tuple(config.env.cameras),
+        env_cameras=tuple(config.env.cameras), human_reset=human,
     )  # fmt: skip
     print(f"dashboard: {session.start()}", flush=True)
     return session
@@ -238,6 +250,7 @@ def _train_online(
                 "charts/episode_length": len(ep),
                 "charts/intervention_rate": float(ep.intervened.mean()) if len(ep) else 0.0,
                 "charts/weights_version": st.weights_version,
+                **st.resets,
             },
         )
         if session is not None:
@@ -262,6 +275,9 @@ def _train_online(
         mixer=session.mixer if session is not None else None,
         controls=session.controls if session is not None else None,
         on_step=session.on_step if session is not None else None,
+        scripted_reset=scripted_reset(config),
+        human_reset=session.human_reset if session is not None else None,
+        human_message=config.resets.human_message,
     )
     if session is not None and actor.safety is not None:  # the layer latches too
         session.controls.link_estop(actor.safety.estop, actor.safety.release)
@@ -328,6 +344,20 @@ def _train_online(
         tensors, _meta = load_policy(policy_path)
         policy.load_state_dict(tensors)
     return policy, stats
+
+
+def scripted_reset(config: RunConfig) -> ScriptedReset | None:
+    """The run's scripted reset controller (``resets.mode: scripted``), None otherwise."""
+    r = config.resets
+    if r.mode != "scripted":
+        return None
+    home = r.home or tuple(config.env.tcp_start)
+    return ScriptedReset(
+        ScriptedResetConfig(
+            home=home, tolerance=r.home_tolerance, max_steps=r.home_max_steps,
+            action_scale_xyz=config.env.action_scale_xyz,
+        )
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -96,3 +96,12 @@ def test_page_frames_labels_estop_and_takeover(
     page.click("#release_estop")
     wait_for(lambda: live.actor.stats.env_steps > at_stop + 2)
     page.close()
+
+
+def test_continue_without_a_human_reset_is_refused(live: Live) -> None:
+    base = f"http://127.0.0.1:{live.server.port}"
+    auth = {"Authorization": f"Bearer {live.server.token}"}
+    response = httpx.post(base + "/api/control/continue", headers=auth)
+    assert response.status_code == 409 and "resets.mode" in response.text
+    status = httpx.get(base + "/api/status", headers=auth).json()
+    assert status["human_reset"] is None and status["safety"] is None  # a bare twin here
