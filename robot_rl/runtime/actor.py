@@ -409,8 +409,8 @@ class Actor:
                     return None
                 raise HumanResetTimeout(
                     f"resets.human_timeout_s: nobody pressed continue within "
-                    f"{human.timeout_s:g} s; the run stops after {self.stats.episodes} "
-                    "episodes (all of them written)"
+                    f"{human.timeout_s:g} s; the run stops here (finished episodes, all "
+                    f"written: {self.stats.episodes}; --resume goes on)"
                 )
             self._count("resets/human")
         return self.env.reset(seed=seed)[0]

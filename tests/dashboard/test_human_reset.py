@@ -4,6 +4,7 @@ safety layer's counters are on the page."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -150,3 +151,28 @@ def test_ctrl_c_while_waiting_ends_the_run_cleanly(human_run: TrainRun) -> None:
     human_run.proc.send_signal(signal.SIGINT)
     assert human_run.proc.wait(timeout=30) == 130
     assert EpisodeStore.open(human_run.run_dir / "episodes").episode_ids() == [0, 1]
+
+
+def test_nobody_continues_the_run_ends_with_its_episodes(tmp_path: Path) -> None:
+    from robot_rl.config import from_dict
+    from robot_rl.resets.human import HumanResetTimeout
+    from robot_rl.run_config import RunConfig
+    from robot_rl.runtime.launch import train
+
+    config = from_dict(
+        RunConfig,
+        {
+            "env": {"obs_mode": "state", "max_episode_steps": EPISODE_STEPS},
+            "sac": {"hidden_dims": [16, 16]},
+            "demos": {"num_episodes": 0},
+            "train": {"env_steps": 1000, "learning_starts": 1000, "eval_every": 0},
+            "runtime": {"transport": "inprocess"},
+            "dashboard": {"enabled": True, "port": 0, "cameras": ["front"], "image_size": 32},
+            "resets": {"mode": "human", "human_timeout_s": 0.5},
+        },
+    )
+    with pytest.raises(HumanResetTimeout, match=r"resets\.human_timeout_s.*within 0\.5 s"):
+        train(config, run_dir=tmp_path / "run", progress=False)
+    assert EpisodeStore.open(tmp_path / "run" / "episodes").episode_ids() == [0]
+    lines = (tmp_path / "run" / "metrics" / "actor.jsonl").read_text().splitlines()
+    assert [json.loads(line)["charts/episode_length"] for line in lines] == [EPISODE_STEPS]
