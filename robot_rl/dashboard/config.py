@@ -26,7 +26,7 @@ class DashboardConfig:
     """Camera frames rendered per second per camera on a thread of their own (only while the twin moves)."""
     jpeg_quality: int = 80
     """JPEG quality (1-95) of the streamed frames."""
-    realtime: Literal["human", "always", "off"] = "human"
+    realtime: Literal["human", "always", "never"] = "human"
     """When the twin steps in wall-clock time at ``env.control_hz``: while a person drives (take over, or browser teleop switched on), always, or never (as fast as training goes)."""
     browser_teleop: bool = True
     """The page's keyboard/gamepad can drive the arm when ``teleop.device`` is none."""

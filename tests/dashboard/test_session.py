@@ -68,12 +68,12 @@ def test_browser_teleop_switched_on_counts_as_driving() -> None:
     assert s.person_driving()
 
 
-def test_realtime_always_and_off() -> None:
+def test_realtime_always_and_never() -> None:
     fake = FakeTime()
     steps(session("always", fake), fake, 4)
     assert fake.slept == pytest.approx([0.09] * 3)
     fake = FakeTime()
-    s = session("off", fake)
+    s = session("never", fake)
     s.controls.set_takeover(True)
     steps(s, fake, 4)
     assert fake.slept == []
