@@ -24,8 +24,8 @@ EPILOG = """examples:
   robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
   robot-rl reward train configs/rewards/pick_cube_classifier.yaml
   robot-rl dashboard configs/pick_cube_state.yaml --teleop browser
+  robot-rl reset-free configs/resets/reset_free_place_state.yaml --out runs/rf
   robot-rl train --resume runs/pick_cube_state-20261123-101500 --set train.env_steps=10000
-  robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
 """
 
 
@@ -63,6 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = args.resume or args.run_dir
     overrides = args.set + (["dashboard.enabled=true"] if args.dashboard else [])
     config = _load(args.config or str(Path(args.resume) / "config.yaml"), overrides)
+    from robot_rl.resets.human import HumanResetTimeout
     from robot_rl.teleop import DeviceMissingError
 
     try:
@@ -76,6 +77,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     except (ResumeError, DeviceMissingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except HumanResetTimeout as err:  # the finished episodes are written; --resume goes on
+        print(
+            f"error: {err}\nresume with: robot-rl train --resume {run_dir or 'RUN_DIR'}",
+            file=sys.stderr,
+        )
+        return 1
     _print_result(result)
     return 0
 
@@ -212,11 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     # Command groups of the optional parts; each module imports its heavy deps lazily.
     from robot_rl.cli_dataset import add_dataset_commands
     from robot_rl.cli_hil import add_hil_commands
+    from robot_rl.cli_resets import add_reset_commands
     from robot_rl.cli_reward import add_reward_commands
 
     add_dataset_commands(sub)
     add_reward_commands(sub)
     add_hil_commands(sub)
+    add_reset_commands(sub)
     return parser
 
 

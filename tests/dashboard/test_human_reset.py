@@ -176,3 +176,27 @@ def test_nobody_continues_the_run_ends_with_its_episodes(tmp_path: Path) -> None
     assert EpisodeStore.open(tmp_path / "run" / "episodes").episode_ids() == [0]
     lines = (tmp_path / "run" / "metrics" / "actor.jsonl").read_text().splitlines()
     assert [json.loads(line)["charts/episode_length"] for line in lines] == [EPISODE_STEPS]
+
+
+def test_cli_reports_a_human_reset_timeout_and_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robot_rl.cli import main
+
+    sets = {
+        **OVERRIDES,
+        "train.env_steps": "1000",
+        "demos.num_episodes": "0",
+        "dashboard.realtime": "never",
+        "dashboard.cameras": "[front]",
+        "dashboard.image_size": "32",
+        "resets.human_timeout_s": "0.5",
+    }
+    args = [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
+    run_dir = tmp_path / "run"
+    code = main(["train", "configs/pick_cube_state.yaml", "--dashboard", "--quiet",
+                 "--run-dir", str(run_dir), *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "resets.human_timeout_s" in err and f"--resume {run_dir}" in err
+    assert EpisodeStore.open(run_dir / "episodes").episode_ids() == [0]
