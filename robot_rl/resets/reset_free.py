@@ -61,14 +61,23 @@ class ResetFreeConfig:
     place: PlaceConfig = field(default_factory=PlaceConfig)
     """Start region and target zone."""
     sac: SACConfig = field(
-        default_factory=lambda: SACConfig(critic_ensemble_size=2, utd_ratio=1, discount=0.95)
+        default_factory=lambda: SACConfig(
+            critic_ensemble_size=2,
+            utd_ratio=1,
+            discount=0.95,
+            bc_weight=10.0,
+            q_target_bounds=(0.0, 1.0),
+        )
     )
-    """Both agents' SAC config."""
+    """Both agents' SAC config. ``bc_weight`` 10 keeps each actor on its demonstrations:
+    measured here with 1.0, both policies started at 90-100 % after pretraining and fell to
+    0 % within 20k env steps (backward first); the Q term pulled the mean actions off the
+    demonstrated ones as the critic grew (``q_target_bounds`` alone did not stop it)."""
     demos_per_task: int = 20
     """Scripted-expert demonstrations recorded per task before training."""
     demo_noise: float = 0.1
     """Std of the expert's action noise in the demos (action units)."""
-    pretrain_updates: int = 0
+    pretrain_updates: int = 500
     """SAC updates of each agent on its demos before the first attempt: an untrained
     policy's first attempts nudge the cube to where no demo starts."""
     env_steps: int = 30_000
@@ -84,6 +93,14 @@ class ResetFreeConfig:
     and no sampled forward attempt succeeded while the mean succeeded 6/6 times."""
     explore_noise: float = 0.1
     """Std of Gaussian noise on the mean action's motion dims in "mean" mode (action units)."""
+    self_imitation: bool = True
+    """Also add every successful practice episode to the agent's demo buffer, so the BC term
+    covers the scenes practice actually meets (the demos start from full resets). Measured
+    here (seed 0, state): without it forward success drifted from 95 % to 55 % over 20k env
+    steps (4.6 resets per 100 episodes); with it, 98 % at 16.5k (0.8 per 100)."""
+    self_imitation_capacity: int = 20_000
+    """Room in each demo buffer for successful practice; once it is full, the oldest rows
+    (the recorded demos first) are overwritten."""
     home_between_attempts: bool = True
     """Move the arm home (gripper open, through the safety layer) before every attempt; the
     cube stays where it is. Off: an attempt starts where the last one left the arm."""
@@ -98,10 +115,13 @@ class ResetFreeConfig:
     """Attempts over which success rates are reported."""
     seed: int = 0
     """Seed of env, agents and replay."""
+    device: str = "auto"
+    """Torch device of both agents: "auto" = CUDA when available, else CPU."""
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
-        for name in ("demos_per_task", "env_steps", "updates_per_step", "max_failures", "window"):
+        names = ("demos_per_task", "env_steps", "updates_per_step", "max_failures", "window")
+        for name in (*names, "self_imitation_capacity"):
             if getattr(self, name) < (0 if name == "demos_per_task" else 1):
                 raise ValueError(f"{name}: too small, got {getattr(self, name)}")
         if self.pretrain_updates < 0:
@@ -159,13 +179,14 @@ class ResetFreeTrainer:
         dim = config.env.action_dim
         self.agents: dict[str, Agent] = {}
         for i, task in enumerate(TASKS):
+            room = config.self_imitation_capacity if config.self_imitation else 0
             demos = ReplayBuffer(
-                spec, dim, max(1000, 80 * config.demos_per_task), seed=config.seed + i
+                spec, dim, max(1000, 80 * config.demos_per_task) + room, seed=config.seed + i
             )
             online = ReplayBuffer(spec, dim, config.replay_capacity, seed=config.seed + 10 + i)
             self.agents[task] = Agent(
                 task=task,
-                sac=SAC(spec, dim, config.sac, device="cpu", seed=config.seed + 100 * i),
+                sac=SAC(spec, dim, config.sac, device=config.device, seed=config.seed + 100 * i),
                 demos=demos,
                 online=online,
                 sampler=MixedSampler(demos, online, config.sac.demo_fraction),
@@ -217,11 +238,13 @@ class ResetFreeTrainer:
             task = _other(task)
 
     def pretrain(self) -> None:
-        """``pretrain_updates`` SAC updates of each agent on its demos alone, before practice."""
+        """``pretrain_updates`` SAC updates of each agent on its demos alone, before practice
+        (none for an agent without demos)."""
         for agent in self.agents.values():
-            batch = agent.sac.config.batch_size * agent.sac.config.utd_ratio
+            if len(agent.demos) == 0:
+                continue
             for _ in range(self.config.pretrain_updates):
-                agent.sac.update(agent.sampler.sample(batch))
+                _update(agent)
 
     # ------------------------------------------------------------------------------ train
     def train(self, *, first_reset: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -276,20 +299,25 @@ class ResetFreeTrainer:
 
     def _episode(self, agent: Agent, obs: Obs) -> tuple[Obs, bool]:
         """One attempt of ``agent``'s task; stores it in its replay and updates it."""
+        first = obs
         agent.online.start_episode(obs)
+        steps: list[tuple[np.ndarray, float, Obs, bool, bool]] = []
         done = success = False
         while not done:
             obs, _, term, trunc, info = self.env.step(self._practice_action(agent, obs))
             success = agent.success(obs)
             done = success or term or trunc
-            agent.online.add_step(
-                info["executed_action"], float(success), obs, success, done and not success
+            steps.append(
+                (info["executed_action"], float(success), obs, success, done and not success)
             )
+            agent.online.add_step(*steps[-1])
             self.env_steps += 1
             for _ in range(self.config.updates_per_step):
-                agent.sac.update(
-                    agent.sampler.sample(agent.sac.config.batch_size * agent.sac.config.utd_ratio)
-                )
+                _update(agent)
+        if success and self.config.self_imitation:
+            agent.demos.start_episode(first)
+            for step in steps:
+                agent.demos.add_step(*step, source=keys.SOURCE_CODE["policy"])
         return obs, success
 
     def _practice_action(self, agent: Agent, obs: Obs) -> np.ndarray:
@@ -337,6 +365,14 @@ class ResetFreeTrainer:
             "env_steps": self.env_steps,
             "safety": self.layer.stats,
         }
+
+
+def _update(agent: Agent) -> None:
+    """One SAC update of ``agent`` on a mixed demo/online batch, on the agent's device."""
+    config = agent.sac.config
+    agent.sac.update(
+        agent.sampler.sample(config.batch_size * config.utd_ratio, device=agent.sac.device)
+    )
 
 
 def _other(task: str) -> str:
