@@ -1,0 +1,56 @@
+"""``robot-rl reset-free``: a short real run writes its config, curve, policies and figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from robot_rl.cli import main
+from robot_rl.config import load_yaml
+from robot_rl.resets.reset_free import ResetFreeConfig
+from robot_rl.runtime.checkpoint import load_policy
+
+SETS = {
+    "env_steps": "80",
+    "time_budget_s": "0",
+    "demos_per_task": "1",
+    "pretrain_updates": "2",
+    "sac.hidden_dims": "[16,16]",
+    "sac.batch_size": "16",
+    "window": "5",
+}
+
+
+@pytest.mark.twin
+def test_reset_free_command_writes_config_progress_policies_and_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rf"
+    args = [arg for key, value in SETS.items() for arg in ("--set", f"{key}={value}")]
+    code = main(["reset-free", "configs/resets/reset_free_place_state.yaml", "--quiet",
+                 "--out", str(out), *args])  # fmt: skip
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["env_steps"] >= 80 and result["out"] == str(out)
+    assert json.loads((out / "result.json").read_text())["episodes"] == result["episodes"]
+    saved = load_yaml(ResetFreeConfig, out / "config.yaml")  # reloads as the run's config
+    assert saved.env_steps == 80 and saved.sac.hidden_dims == (16, 16)
+    rows = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
+    assert rows[-1]["env_steps"] == result["env_steps"]
+    assert all(row["episodes"] % 20 == 0 for row in rows[:-1])
+    for task in ("forward", "backward"):
+        tensors, meta = load_policy(out / f"{task}.safetensors")
+        assert tensors and int(meta["weights_version"]) >= 2  # pretraining updates at least
+
+    # a second run into the same directory is refused: nothing is overwritten
+    assert main(["reset-free", "configs/resets/reset_free_place_state.yaml", "--quiet",
+                 "--out", str(out), *args]) == 2  # fmt: skip
+
+
+def test_reset_free_command_names_a_bad_field(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["reset-free", "configs/resets/reset_free_place_state.yaml",
+                 "--set", "max_failures=0"])  # fmt: skip
+    assert code == 2
+    assert "max_failures" in capsys.readouterr().err
