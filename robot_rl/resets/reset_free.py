@@ -151,13 +151,19 @@ class Agent:
 
 
 class ResetFreeTrainer:
-    """Alternates forward and backward episodes in one twin scene; see module docstring."""
+    """Alternates forward and backward episodes in one twin scene; see module docstring.
+
+    ``success``: a reward model per task (``"forward"``, ``"backward"``) that replaces the
+    twin's ground truth (``TwinPlaceSuccess``), e.g. a success classifier per task from
+    ``robot_rl.rewards`` thresholded to a bool; tasks left out keep the ground truth.
+    """
 
     def __init__(
         self,
         config: ResetFreeConfig,
         *,
         human: HumanReset | None = None,
+        success: dict[str, SuccessModel] | None = None,
         log: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         config.validate()
@@ -175,6 +181,9 @@ class ResetFreeTrainer:
         if config.reset_mode == "human" and human is None:
             raise ValueError("reset_mode: 'human' needs a HumanReset controller (human=...)")
         self._log = log or (lambda row: None)
+        models = dict(success or {})
+        if unknown := set(models) - set(TASKS):
+            raise ValueError(f"success: unknown task(s) {sorted(unknown)}, expected {TASKS}")
         spec = obs_spec_from_space(self.twin.observation_space)
         dim = config.env.action_dim
         self.agents: dict[str, Agent] = {}
@@ -190,7 +199,7 @@ class ResetFreeTrainer:
                 demos=demos,
                 online=online,
                 sampler=MixedSampler(demos, online, config.sac.demo_fraction),
-                success=TwinPlaceSuccess(self.twin, task),
+                success=models.get(task) or TwinPlaceSuccess(self.twin, task),
                 outcomes=deque(maxlen=config.window),
             )
         self._rng = np.random.default_rng(config.seed + 3)  # exploration noise

@@ -21,7 +21,7 @@ from robot_rl_sim.place import (
 from robot_rl.agents.sac import SACConfig
 from robot_rl.config import load_yaml
 from robot_rl.resets.human import HumanReset
-from robot_rl.resets.reset_free import ResetFreeConfig, ResetFreeTrainer
+from robot_rl.resets.reset_free import ResetFreeConfig, ResetFreeTrainer, TwinPlaceSuccess
 from robot_rl.resets.scripted import ScriptedReset, ScriptedResetConfig
 from robot_rl.safety.config import safety_config_for_twin
 from robot_rl.safety.layer import SafetyLayer
@@ -261,3 +261,22 @@ def test_self_imitation_adds_successful_practice_to_the_demo_buffer(self_imitati
     assert len(agent.demos) == (1 if self_imitation else 0)
     if self_imitation:
         assert agent.demos.rewards[np.flatnonzero(agent.demos.valid)[-1]] == 1.0
+
+
+@pytest.mark.twin
+def test_each_task_can_have_its_own_reward_model() -> None:
+    calls: list[np.ndarray] = []
+
+    def never(obs: dict[str, np.ndarray]) -> bool:  # a reward model that never sees success
+        calls.append(obs["state"])
+        return False
+
+    config = tiny_trainer(demos_per_task=0).config
+    trainer = ResetFreeTrainer(config, success={"forward": never})
+    assert trainer.agents["forward"].success is never
+    assert isinstance(trainer.agents["backward"].success, TwinPlaceSuccess)
+    obs, _ = trainer.env.reset(seed=0, options={"task": "forward"})
+    _, success = trainer._episode(trainer.agents["forward"], obs)
+    assert not success and len(calls) == config.env.max_episode_steps
+    with pytest.raises(ValueError, match="sideways"):
+        ResetFreeTrainer(config, success={"sideways": never})
