@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def cmd_reset_free(args: argparse.Namespace) -> int:
@@ -25,6 +26,7 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from robot_rl.config import load_yaml
+    from robot_rl.resets.human import HumanReset, HumanResetTimeout
     from robot_rl.resets.reset_free import ResetFreeConfig, ResetFreeTrainer, set_torch_threads
     from robot_rl.runtime.checkpoint import save_policy
 
@@ -51,10 +53,19 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
                 resets=row["resets"],
             )
 
-        trainer = ResetFreeTrainer(config, log=log)
+        human = None
+        if config.reset_mode == "human":  # the person answers in this terminal
+            human = HumanReset(timeout_s=args.human_timeout)
+            threading.Thread(
+                target=_continue_from_terminal, args=(human, sys.stdin, sys.stderr), daemon=True
+            ).start()
+        trainer = ResetFreeTrainer(config, log=log, human=human)
         try:
             result = trainer.train()
             log(result)  # the last row: the figures at the end
+        except HumanResetTimeout as err:
+            print(f"error: {err}; the policies so far are saved in {out}", file=sys.stderr)
+            return 1
         finally:
             bar.close()
             for task, agent in trainer.agents.items():  # also after Ctrl-C: what it learned
@@ -68,6 +79,22 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
     return 0
+
+
+def _continue_from_terminal(human: Any, stdin: IO[str], out: IO[str]) -> None:
+    """Show each reset request and press continue on Enter (a line on ``stdin``); at EOF,
+    stop answering: the request's deadline then ends the run."""
+    while True:
+        status = human.status()
+        if not status["pending"]:
+            time.sleep(0.05)
+            continue
+        print(f"\n{status['message']}; press Enter to continue", file=out, flush=True)
+        if not stdin.readline():
+            return
+        human.press_continue()
+        while human.status()["pending"]:  # until the trainer took it
+            time.sleep(0.05)
 
 
 def _plain(value: Any) -> Any:
@@ -89,6 +116,12 @@ def add_reset_commands(sub: Any) -> None:
     )
     p.add_argument("--out", help="output directory (default: runs/reset_free-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--human-timeout",
+        type=float,
+        default=600.0,
+        help="reset_mode human: seconds to wait for Enter before the run ends (default 600)",
+    )
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
     )

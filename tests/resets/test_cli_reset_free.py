@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -54,3 +55,30 @@ def test_reset_free_command_names_a_bad_field(capsys: pytest.CaptureFixture[str]
                  "--set", "max_failures=0"])  # fmt: skip
     assert code == 2
     assert "max_failures" in capsys.readouterr().err
+
+
+@pytest.mark.twin
+@pytest.mark.parametrize("answers", ["\n" * 50, ""])
+def test_human_resets_are_answered_in_the_terminal(
+    tmp_path: Path,
+    answers: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Untrained policies (no demos) fail at once: a reset is needed every other episode and
+    # the person is asked for it; Enter continues, no answer (EOF) ends the run at the deadline.
+    monkeypatch.setattr("sys.stdin", io.StringIO(answers))
+    sets = {**SETS, "demos_per_task": "0", "max_failures": "1", "reset_mode": "human",
+            "env.max_episode_steps": "10", "env_steps": "60"}  # fmt: skip
+    args = [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
+    code = main(["reset-free", "configs/resets/reset_free_place_state.yaml", "--quiet",
+                 "--human-timeout", "2", "--out", str(tmp_path / "rf"), *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "press Enter to continue" in err
+    if answers:
+        assert code == 0
+        result = json.loads((tmp_path / "rf" / "result.json").read_text())
+        assert result["resets"] >= 2 and result["env_steps"] >= 60
+    else:
+        assert code == 1 and "nobody pressed continue" in err
+        assert (tmp_path / "rf" / "forward.safetensors").is_file()
