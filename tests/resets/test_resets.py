@@ -280,3 +280,21 @@ def test_each_task_can_have_its_own_reward_model() -> None:
     assert not success and len(calls) == config.env.max_episode_steps
     with pytest.raises(ValueError, match="sideways"):
         ResetFreeTrainer(config, success={"sideways": never})
+
+
+@pytest.mark.twin
+def test_reset_free_runs_from_pixels() -> None:
+    # The pixel config's path end to end at a small size: cameras, conv encoder, DrQ shift.
+    config = load_yaml(ResetFreeConfig, "configs/resets/reset_free_place_pixels.yaml")
+    config.env = TwinConfig(
+        obs_mode="pixels", image_size=32, cameras=("front", "wrist"), max_episode_steps=50
+    )
+    config.sac.batch_size, config.sac.hidden_dims = 8, (16, 16)
+    config.demos_per_task, config.pretrain_updates, config.env_steps = 1, 2, 30
+    config.time_budget_s = 0.0
+    trainer = ResetFreeTrainer(config)
+    assert trainer.agents["forward"].sac.encoder.image_keys  # it learns from the cameras
+    result = trainer.train()
+    assert result["env_steps"] >= 30 and result["episodes"] >= 1
+    obs = trainer.agents["forward"].online
+    assert any(key.startswith("pixels") for key in obs.obs)
