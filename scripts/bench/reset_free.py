@@ -37,6 +37,9 @@ def main() -> int:
         default="configs/resets/reset_free_place_state.yaml",
         help="ResetFreeConfig YAML (state; configs/resets/reset_free_place_pixels.yaml: pixels)",
     )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
+    )
     args = parser.parse_args()
 
     from robot_rl.config import load_yaml
@@ -51,7 +54,9 @@ def main() -> int:
         "seed": args.seed,
     }
     config = load_yaml(
-        ResetFreeConfig, args.config, overrides=[f"{k}={v}" for k, v in overrides.items()]
+        ResetFreeConfig,
+        args.config,
+        overrides=[f"{k}={v}" for k, v in overrides.items()] + args.set,
     )
 
     def log(row: dict) -> None:
