@@ -59,6 +59,8 @@ class HumanInput(NamedTuple):
     """(A,) float32 in [-1, 1] when intervening."""
     intervene: bool
     connected: bool = True
+    estop: bool = False
+    """The person pressed the device's e-stop: the mixer latches the run's e-stop."""
 
 
 class HumanSource(Protocol):
@@ -81,7 +83,7 @@ class TeleopSource:
         cmd = self.device.poll()
         if not cmd.connected:
             return HumanInput(None, False, connected=False)
-        return HumanInput(twist_to_action(cmd, self.action_dim), cmd.intervene)
+        return HumanInput(twist_to_action(cmd, self.action_dim), cmd.intervene, estop=cmd.estop)
 
     def reset(self) -> None:
         """Devices keep no per-episode state."""
@@ -200,6 +202,11 @@ class InterventionMixer:
         human = HumanInput(None, False)
         if self.source is not None:
             human = self.source.poll(obs, policy_action)
+        if human.estop:
+            if self.controls is None:
+                raise RuntimeError("teleop e-stop pressed, but the mixer has no RunControls")
+            if not self.controls.estopped:
+                self.controls.estop()  # latched: the safety layer holds until a release
         if not human.connected and not self.device_lost and self.controls is not None:
             self.controls.pause("teleop device lost")
         self.device_lost = not human.connected  # a device that comes back may be lost again

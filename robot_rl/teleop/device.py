@@ -74,6 +74,9 @@ class TeleopCommand:
     """The person wants control now."""
     connected: bool = True
     """False once the device went away; twist is then zero and intervene False."""
+    estop: bool = False
+    """The device's e-stop input is pressed now. The run latches its e-stop on it (the
+    safety layer holds the arm) and only an explicit release clears it, never the device."""
 
 
 class TeleopDevice(Protocol):

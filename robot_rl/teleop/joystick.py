@@ -4,7 +4,7 @@ Why by hand: the kernel's js interface is an 8-byte struct per event (u32 time m
 value, u8 type, u8 number) and reading it needs no library; pygame would pull SDL and a
 display for the same four numbers. Default mapping (Xbox-style pads): left stick x/y ->
 twist x/y, right stick y -> z, right stick x -> yaw; button 0 (A) toggles the gripper,
-button 5 (RB) is a held "intervene".
+button 5 (RB) is a held "intervene", button 1 (B) is the e-stop (latched by the run).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ AXIS_FULL_SCALE = 32767.0
 MAX_AXES = 8
 GRIPPER_BUTTON = 0
 INTERVENE_BUTTON = 5
+ESTOP_BUTTON = 1
 # raw axis order that shape_axes sees: (lx, -ly, -ry, 0, 0, rx); sticks are y-down
 DEFAULT_STICK_MAP = (0, 1, 4, -1, -1, 3)
 
@@ -103,7 +104,8 @@ class Gamepad:
         intervene = self._buttons.get(INTERVENE_BUTTON, False) or (
             self.config.intervene_on_motion and moving
         )
-        return TeleopCommand(twist, self._gripper, bool(intervene))
+        estop = self._buttons.get(ESTOP_BUTTON, False)
+        return TeleopCommand(twist, self._gripper, bool(intervene), estop=estop)
 
     def close(self) -> None:
         """Close the device file."""

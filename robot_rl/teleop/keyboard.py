@@ -2,7 +2,8 @@
 
 A terminal reports key presses, not releases, so a key drives its axis for ``HOLD_S`` after
 its last press; the OS auto-repeat (~30 Hz) keeps a held key alive. Keys: w/s = +x/-x,
-a/d = +y/-y, r/f = +z/-z, space toggles the gripper, i toggles "intervene".
+a/d = +y/-y, r/f = +z/-z, space toggles the gripper, i toggles "intervene", x is the
+e-stop (latched by the run; the key is not a release).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Keyboard:
         if not self._connected:
             return released(self._gripper)
         now = self._clock()
+        estop = False
         while True:
             try:
                 data = os.read(self._fd, 64)
@@ -93,11 +95,13 @@ class Keyboard:
                     self._gripper = -self._gripper
                 elif char == "i":
                     self._intervene = not self._intervene
+                elif char == "x":
+                    estop = True
         raw = np.where(now - self._last_press <= HOLD_S, self._sign, 0.0).astype(np.float32)
         twist = shape_axes(raw, self.config)
         moving = bool(np.any(twist != 0.0))
         intervene = self._intervene or (self.config.intervene_on_motion and moving)
-        return TeleopCommand(twist, self._gripper, intervene)
+        return TeleopCommand(twist, self._gripper, intervene, estop=estop)
 
     def close(self) -> None:
         """Restore the terminal mode."""

@@ -3,7 +3,9 @@
 The report parsing is the one pyspacemouse uses: report 1 carries translation (or, on newer
 wireless/compact models, translation and rotation in 12 bytes), report 2 rotation, report 3
 the button bitmask; axes are little-endian int16 of about +-350 full scale. Left button
-toggles the gripper, right button is a held "intervene".
+toggles the gripper, right button is a held "intervene"; both buttons at once are the e-stop
+(latched by the run): press right, then left (the left button does not toggle the gripper
+while the right is down).
 """
 
 from __future__ import annotations
@@ -76,8 +78,10 @@ class SpaceMouse:
             self._axes[3:] = np.asarray(struct.unpack("<3h", report[1:7])) / FULL_SCALE
         elif kind == 3 and len(report) >= 2:
             buttons = report[1]
-            if buttons & 1 and not self._buttons & 1:
-                self._gripper = -self._gripper  # toggle on press, not while held
+            if buttons & 1 and not self._buttons & 1 and not buttons & 2:
+                # toggle on press, not while held; not with the right button down (that is
+                # the e-stop chord: stopping must not also open the gripper)
+                self._gripper = -self._gripper
             self._buttons = buttons
         np.clip(self._axes, -1.0, 1.0, out=self._axes)
 
@@ -97,7 +101,8 @@ class SpaceMouse:
         twist = shape_axes(self._axes, self.config)
         moving = bool(np.any(twist != 0.0))
         intervene = bool(self._buttons & 2) or (self.config.intervene_on_motion and moving)
-        return TeleopCommand(twist, self._gripper, intervene)
+        estop = self._buttons & 3 == 3
+        return TeleopCommand(twist, self._gripper, intervene, estop=estop)
 
     def close(self) -> None:
         """Release the HID handle."""

@@ -64,7 +64,13 @@ def test_spacemouse_parses_reports_buttons_and_unplug() -> None:
     assert cmd.gripper == 1.0 and cmd.intervene and cmd.connected
     hid.reports = [hid_report(1, 0, 0, 0, 0, 0, 0)]  # 12-byte combined report: at rest
     rest = mouse.poll()
-    assert not rest.intervene and np.all(rest.twist == 0)
+    assert not rest.intervene and np.all(rest.twist == 0) and not rest.estop
+    hid.reports = [[3, 2]]  # right button alone: intervene, no e-stop
+    assert not mouse.poll().estop
+    hid.reports = [[3, 3]]  # both buttons: e-stop
+    assert mouse.poll().estop
+    hid.reports = [[3, 0]]
+    assert not mouse.poll().estop
     hid.unplugged = True
     gone = mouse.poll()
     assert not gone.connected and not gone.intervene and np.all(gone.twist == 0)
@@ -89,7 +95,11 @@ def test_gamepad_reads_js_events_and_detects_unplug() -> None:
     assert not pad.poll().intervene
     os.write(write_fd, EVENT.pack(22, 1, JS_EVENT_BUTTON, 5))  # RB held: intervene, no motion
     held = pad.poll()
-    assert held.intervene and np.all(held.twist == 0)
+    assert held.intervene and np.all(held.twist == 0) and not held.estop
+    os.write(write_fd, EVENT.pack(23, 1, JS_EVENT_BUTTON, 1))  # B: e-stop while pressed
+    assert pad.poll().estop
+    os.write(write_fd, EVENT.pack(24, 0, JS_EVENT_BUTTON, 1))
+    assert not pad.poll().estop  # the device reports the button; the run keeps the latch
     os.close(write_fd)  # unplugged: reads hit end of file
     gone = pad.poll()
     assert not gone.connected and not gone.intervene
@@ -108,6 +118,8 @@ def test_keyboard_keys_drive_axes_for_a_hold_time() -> None:
     assert not kb.poll().intervene
     os.write(write_fd, b"i")
     assert kb.poll().intervene  # toggled on without motion
+    os.write(write_fd, b"x")
+    assert kb.poll().estop and not kb.poll().estop  # one press, reported once
     os.close(write_fd)
     assert not kb.poll().connected
     kb.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -15,8 +17,10 @@ from robot_rl.runtime.hil import (
     RunControls,
     ScriptedIntervener,
     ScriptedIntervenerConfig,
+    TeleopSource,
 )
 from robot_rl.runtime.protocol import Step
+from robot_rl.teleop import TeleopConfig
 
 HUMAN, POLICY = keys.SOURCE_CODE["human"], keys.SOURCE_CODE["policy"]
 SPEC = {"state": ((3,), np.dtype(np.float32))}
@@ -201,3 +205,28 @@ def test_run_estop_latches_the_safety_layer_until_released() -> None:
     assert controls.halted and layer.estopped == "operator e-stop"
     controls.release_estop()
     assert not controls.halted and layer.estopped is None
+
+
+def test_a_teleop_estop_button_latches_the_run_and_the_safety_layer() -> None:
+    from robot_rl.safety.config import SafetyConfig
+    from robot_rl.safety.layer import SafetyLayer
+    from robot_rl.teleop.keyboard import Keyboard
+
+    layer = SafetyLayer(SafetyConfig())
+    controls = RunControls()
+    controls.link_estop(layer.estop, layer.release)
+    read_fd, write_fd = os.pipe()
+    keyboard = Keyboard(TeleopConfig(deadzone=0.0), fd=read_fd)
+    mixer = InterventionMixer(4, source=TeleopSource(keyboard, 4), controls=controls)
+    obs, policy = {"state": np.zeros(3, np.float32)}, np.full(4, 0.5, np.float32)
+    mixer.mix(obs, policy)
+    assert not controls.estopped and layer.estopped is None
+    os.write(write_fd, b"x")  # the person hits the e-stop key
+    mixer.mix(obs, policy)
+    assert controls.halted and layer.estopped == "operator e-stop"
+    mixer.mix(obs, policy)  # the key is not held: the latch stays
+    assert controls.estopped and layer.estopped == "operator e-stop"
+    controls.release_estop()
+    assert not controls.halted and layer.estopped is None
+    os.close(write_fd)
+    keyboard.close()
