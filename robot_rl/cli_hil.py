@@ -78,9 +78,10 @@ def record_teleop_demos(
     """Record ``episodes`` episodes driven by a person; every step is stored intervened/human."""
     from robot_rl import keys
     from robot_rl.data.episode_store import EpisodeStore
-    from robot_rl.runtime.actor import ActorStats, EpisodeRecorder, scalar_info
+    from robot_rl.runtime.actor import ActorStats
     from robot_rl.runtime.build import env_spec, make_env
     from robot_rl.runtime.protocol import Step
+    from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
 
     env = make_env(config, seed=config.demos.seed)
     spec, action_dim = env_spec(env)
