@@ -5,11 +5,7 @@ safety layer's counters are on the page."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +15,7 @@ import httpx
 import pytest
 
 from robot_rl.data.episode_store import EpisodeStore
-from tests.dashboard.test_train_dashboard import ROOT, TrainRun, wait_for
+from tests.dashboard.test_train_dashboard import TrainRun, train_with_dashboard, wait_for
 
 EPISODE_STEPS = 15
 OVERRIDES = {
@@ -41,36 +37,8 @@ pytestmark = pytest.mark.twin
 
 @pytest.fixture(scope="module")
 def human_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainRun]:
-    run_dir = tmp_path_factory.mktemp("human_reset") / "run"
-    sets = [arg for key, value in OVERRIDES.items() for arg in ("--set", f"{key}={value}")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    stderr = open(run_dir.parent / "stderr.txt", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "robot_rl.cli", "train", "configs/pick_cube_state.yaml",
-         "--dashboard", "--quiet", "--run-dir", str(run_dir), *sets],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
-    )  # fmt: skip
-    first_line: list[str] = []
-    reader = threading.Thread(target=lambda: first_line.append(proc.stdout.readline()))  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout=60)
-    try:
-        assert first_line and first_line[0].startswith("dashboard: http://127.0.0.1:"), (
-            first_line,
-            (run_dir.parent / "stderr.txt").read_text()[-2000:],
-        )
-        url = first_line[0].split()[1]
-        base, token = url.split("/?token=")
-        yield TrainRun(proc, url, base, token, run_dir)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        stderr.close()
+    with train_with_dashboard(tmp_path_factory.mktemp("human_reset") / "run", OVERRIDES) as run:
+        yield run
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ learner, in-process transport, a subprocess started as a user would) driven from
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,10 +65,10 @@ def wait_for(predicate: Any, timeout_s: float = 15.0, what: str = "") -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def train_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainRun]:
-    run_dir = tmp_path_factory.mktemp("train_dash") / "run"
-    sets = [arg for key, value in OVERRIDES.items() for arg in ("--set", f"{key}={value}")]
+@contextlib.contextmanager
+def train_with_dashboard(run_dir: Path, overrides: dict[str, str]) -> Iterator[TrainRun]:
+    """A real ``robot-rl train --dashboard`` subprocess, ended with Ctrl-C on exit."""
+    sets = [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     stderr = open(run_dir.parent / "stderr.txt", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
@@ -96,6 +97,12 @@ def train_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainRun]:
                 proc.kill()
                 proc.wait()
         stderr.close()
+
+
+@pytest.fixture(scope="module")
+def train_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainRun]:
+    with train_with_dashboard(tmp_path_factory.mktemp("train_dash") / "run", OVERRIDES) as run:
+        yield run
 
 
 @pytest.fixture(scope="module")
