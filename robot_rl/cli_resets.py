@@ -4,7 +4,8 @@
 config is a ``ResetFreeConfig`` YAML (configs/resets/*.yaml). The output directory gets
 ``config.yaml`` (the exact config), ``progress.jsonl`` (a row every 20 attempts and one at the end,
 flushed as it goes, so a killed run keeps its curve), ``forward.safetensors`` and
-``backward.safetensors`` (each task's acting policy) and ``result.json``.
+``backward.safetensors`` (each task's acting policy, rewritten atomically with every progress
+row and at the end) and ``result.json``.
 """
 
 from __future__ import annotations
@@ -42,10 +43,20 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
 
     with (out / "progress.jsonl").open("a") as progress:
 
+        def save_policies() -> None:
+            for task, agent in trainer.agents.items():  # atomic: a kill leaves the last whole one
+                save_policy(
+                    out / f"{task}.safetensors",
+                    agent.sac.policy_state_dict(),
+                    version=agent.sac.actor_updates,
+                    config_hash="",
+                )
+
         def log(row: dict[str, Any]) -> None:
             row = {k: v for k, v in row.items() if k != "safety"}
             progress.write(json.dumps(row) + "\n")
             progress.flush()
+            save_policies()
             bar.update(row["env_steps"] - bar.n)
             bar.set_postfix(
                 forward=f"{row['forward_success_rate']:.0%}",
@@ -68,13 +79,7 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
             return 1
         finally:
             bar.close()
-            for task, agent in trainer.agents.items():  # also after Ctrl-C: what it learned
-                save_policy(
-                    out / f"{task}.safetensors",
-                    agent.sac.policy_state_dict(),
-                    version=agent.sac.actor_updates,
-                    config_hash="",
-                )
+            save_policies()  # also after Ctrl-C or a timeout: what it learned so far
     result["out"] = str(out)
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,33 @@ def test_human_resets_are_answered_in_the_terminal(
     else:
         assert code == 1 and "nobody pressed continue" in err
         assert (tmp_path / "rf" / "forward.safetensors").is_file()
+
+
+@pytest.mark.twin
+def test_a_killed_run_keeps_its_curve_and_policies(tmp_path: Path) -> None:
+    out = tmp_path / "rf"
+    sets = {**SETS, "demos_per_task": "0", "env.max_episode_steps": "5", "env_steps": "100000"}
+    args = [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "robot_rl.cli", "reset-free",
+         "configs/resets/reset_free_place_state.yaml", "--quiet", "--out", str(out), *args],
+        cwd=Path(__file__).resolve().parents[2], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    progress = out / "progress.jsonl"
+    deadline = time.monotonic() + 120
+    while not (progress.is_file() and len(progress.read_text().splitlines()) >= 2):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "no progress rows within 120 s"
+        time.sleep(0.1)
+    proc.kill()  # SIGKILL: no finally, no atexit
+    proc.wait()
+    rows = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert len(rows) >= 2 and rows[1]["episodes"] > rows[0]["episodes"]
+    # untrained forward attempts leave the cube in the start region: backward has nothing to
+    # practise (its goal holds), so only forward has updates; both files are whole
+    versions = {task: int(load_policy(out / f"{task}.safetensors")[1]["weights_version"])
+                for task in ("forward", "backward")}  # fmt: skip
+    assert versions["forward"] > 0 and versions["backward"] >= 0
+    assert not list(out.glob("*.tmp*"))  # no half-written file is left as the policy
