@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import time
 import uuid
@@ -29,89 +28,32 @@ from typing import Any, Literal
 
 import numpy as np
 import zarr
-from zarr.codecs import ZstdCodec
 from zarr.storage import LocalStore
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode, InfoValue
+from robot_rl.data.episode_store_files import (
+    EPISODE_NAME,
+    OBS_GROUP,
+    STEP_DTYPES,
+    episode_name,
+    fsync_path,
+    fsync_tree,
+    group_attrs,
+    spec_to_attrs,
+    tree_stats,
+    write_group,
+)
 from robot_rl.envs.spec import ObsSpec
 
 SCHEMA_VERSION = 1
 FORMAT = "robot_rl.episodes"
 EPISODES_DIR = "episodes"
-OBS_GROUP = "obs"
 TMP_PREFIX = ".tmp-"
-# Frames per image chunk: 16 × 128² × 3 B ≈ 786 kB raw, big enough for cheap I/O, small enough
-# that sampling a few frames decodes little.
-IMAGE_CHUNK_FRAMES = 16
-
-_EPISODE_NAME = re.compile(r"ep_(\d{6,})")
-# Per-step arrays of an episode group: name on disk (= Episode field) -> dtype.
-_STEP_DTYPES: dict[str, np.dtype] = {
-    "actions": np.dtype(np.float32),
-    "rewards": np.dtype(np.float32),
-    "terminated": np.dtype(bool),
-    "truncated": np.dtype(bool),
-    "intervened": np.dtype(bool),
-    "sources": np.dtype(np.uint8),
-    "timestamps": np.dtype(np.float64),
-}
 
 
 class EpisodeStoreError(Exception):
     """A store or episode on disk is missing, of another schema version, corrupt or misused."""
-
-
-def _compressor() -> ZstdCodec:
-    # zstd level 1 writes > 150 MB/s on one core; its frame checksum turns silent bit rot into
-    # a read error.
-    return ZstdCodec(level=1, checksum=True)
-
-
-def _episode_name(episode_id: int) -> str:
-    return f"ep_{episode_id:06d}"
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(root: Path) -> None:
-    """fsync every file and directory under ``root`` so a rename never publishes lost data."""
-    for dirpath, _, filenames in os.walk(root, topdown=False):
-        for name in filenames:
-            _fsync_path(Path(dirpath, name))
-        _fsync_path(Path(dirpath))
-
-
-def _tree_stats(root: Path) -> tuple[int, float]:
-    """(bytes, newest mtime) of what is under ``root``; entries vanishing meanwhile are skipped."""
-    size, newest = 0, 0.0
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            try:
-                st = os.stat(os.path.join(dirpath, name))
-            except FileNotFoundError:
-                continue  # a concurrent writer removed or renamed it
-            newest = max(newest, st.st_mtime)
-            if name in filenames:
-                size += st.st_size
-    return size, newest
-
-
-def _attrs(node: zarr.Group) -> dict[str, Any]:
-    """A group's attributes as plain JSON values (zarr types them as a JSON union)."""
-    return dict(node.attrs.asdict())
-
-
-def _spec_to_attrs(spec: ObsSpec) -> dict[str, Any]:
-    return {
-        k: {"shape": [int(d) for d in s], "dtype": np.dtype(t).name} for k, (s, t) in spec.items()
-    }
 
 
 def _info_value(key: str, value: object) -> InfoValue:
@@ -136,7 +78,7 @@ class EpisodeStore:
         """Use :meth:`create` or :meth:`open`."""
         self.path = path
         self.mode = mode
-        attrs = _attrs(root)
+        attrs = group_attrs(root)
         self.schema_version = int(attrs["schema_version"])
         self.obs_spec: ObsSpec = {
             str(k): (tuple(int(d) for d in v["shape"]), np.dtype(v["dtype"]))
@@ -172,8 +114,8 @@ class EpisodeStore:
             store = cls.open(path, mode="a")
             if store.obs_spec != dict(obs_spec) or store.action_dim != action_dim:
                 raise EpisodeStoreError(
-                    f"{path}: existing store has obs_spec {_spec_to_attrs(store.obs_spec)} and "
-                    f"action_dim {store.action_dim}, asked for {_spec_to_attrs(obs_spec)} and "
+                    f"{path}: existing store has obs_spec {spec_to_attrs(store.obs_spec)} and "
+                    f"action_dim {store.action_dim}, asked for {spec_to_attrs(obs_spec)} and "
                     f"{action_dim}"
                 )
             return store
@@ -187,7 +129,7 @@ class EpisodeStore:
         root_attrs: dict[str, Any] = {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
-            "obs_spec": _spec_to_attrs(obs_spec),
+            "obs_spec": spec_to_attrs(obs_spec),
             "action_dim": int(action_dim),
             "created_at": datetime.now(UTC).isoformat(),
             "user_attrs": dict(attrs or {}),
@@ -195,7 +137,7 @@ class EpisodeStore:
         path.mkdir(parents=True, exist_ok=True)
         root = zarr.open_group(LocalStore(path), mode="w-", attributes=root_attrs)
         root.create_group(EPISODES_DIR)
-        _fsync_tree(path)
+        fsync_tree(path)
         return cls(path, root, mode="a")
 
     @classmethod
@@ -210,7 +152,7 @@ class EpisodeStore:
             root = zarr.open_group(
                 LocalStore(path, read_only=mode == "r"), mode="r" if mode == "r" else "r+"
             )
-            attrs = _attrs(root)
+            attrs = group_attrs(root)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise EpisodeStoreError(f"{path}: not a readable zarr v3 group ({err})") from err
         if attrs.get("format") != FORMAT:
@@ -239,7 +181,7 @@ class EpisodeStore:
         ids = []
         with os.scandir(self._episodes_dir) as entries:
             for entry in entries:
-                match = _EPISODE_NAME.fullmatch(entry.name)
+                match = EPISODE_NAME.fullmatch(entry.name)
                 if match and entry.is_dir():
                     ids.append(int(match.group(1)))
         return sorted(ids)
@@ -248,7 +190,7 @@ class EpisodeStore:
         return len(self.episode_ids())
 
     def _episode_group(self, episode_id: int, *, writable: bool = False) -> zarr.Group:
-        where = self._episodes_dir / _episode_name(episode_id)
+        where = self._episodes_dir / episode_name(episode_id)
         if not (where / "zarr.json").is_file():
             raise EpisodeStoreError(f"{self.path}: no committed episode {episode_id} ({where})")
         try:
@@ -287,7 +229,7 @@ class EpisodeStore:
                     f"episode does not fit {self.path}: observations[{key!r}] is {arr.dtype} "
                     f"{arr.shape[1:]} per step, the store spec says {dtype.name} {shape}"
                 )
-        for name, dtype in _STEP_DTYPES.items():
+        for name, dtype in STEP_DTYPES.items():
             arr = getattr(ep, name)
             if arr.dtype != dtype:
                 raise EpisodeStoreError(
@@ -306,8 +248,8 @@ class EpisodeStore:
         info = {str(k): _info_value(str(k), v) for k, v in ep.info.items()}
         tmp = self._episodes_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}"
         try:
-            self._write_group(tmp, ep, info)
-            _fsync_tree(tmp)
+            write_group(tmp, ep, info, action_dim=self.action_dim)
+            fsync_tree(tmp)
             return self._commit(tmp)
         except BaseException as err:
             # A failed or interrupted write must not leave a half group (SIGKILL still can;
@@ -320,57 +262,17 @@ class EpisodeStore:
                 ) from err
             raise
 
-    def _write_group(self, where: Path, ep: Episode, info: dict[str, InfoValue]) -> None:
-        attrs: dict[str, Any] = {
-            "length": len(ep),
-            "success": ep.success,
-            "committed_at": datetime.now(UTC).isoformat(),
-            "info": info,
-        }
-        group = zarr.open_group(LocalStore(where), mode="w-", attributes=attrs)
-        # Chunks are written even when all zeros, so a missing chunk file means damage.
-        config: Any = {"write_empty_chunks": True}
-        # "c.0.0.0.0" files instead of nested "c/0/0/0/0" directories: fewer inodes to create
-        # and fsync per episode (~100 -> ~30).
-        layout: Any = {"name": "default", "separator": "."}
-        obs = group.create_group(OBS_GROUP)
-        for key, arr in ep.observations.items():
-            if keys.is_image_key(key):
-                chunks = (IMAGE_CHUNK_FRAMES, *arr.shape[1:])
-            else:
-                chunks = tuple(max(1, d) for d in arr.shape)
-            obs.create_array(
-                key,
-                data=arr,
-                chunks=chunks,
-                compressors=[_compressor()],
-                config=config,
-                chunk_key_encoding=layout,
-            )
-        actions = ep.actions.reshape(len(ep), self.action_dim) if len(ep) == 0 else ep.actions
-        for name in _STEP_DTYPES:
-            arr = actions if name == "actions" else getattr(ep, name)
-            chunks = tuple(max(1, d) for d in arr.shape)
-            group.create_array(
-                name,
-                data=arr,
-                chunks=chunks,
-                compressors=[_compressor()],
-                config=config,
-                chunk_key_encoding=layout,
-            )
-
     def _commit(self, tmp: Path) -> int:
         while True:
             ids = self.episode_ids()
             episode_id = ids[-1] + 1 if ids else 0
             try:
-                os.rename(tmp, self._episodes_dir / _episode_name(episode_id))
+                os.rename(tmp, self._episodes_dir / episode_name(episode_id))
             except OSError as err:
                 if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
                     continue  # another writer committed this id first
                 raise
-            _fsync_path(self._episodes_dir)
+            fsync_path(self._episodes_dir)
             return episode_id
 
     def set_episode_info(self, episode_id: int, **values: object) -> None:
@@ -381,7 +283,7 @@ class EpisodeStore:
         """
         self._require_writable()
         group = self._episode_group(episode_id, writable=True)
-        info = dict(_attrs(group).get("info", {}))
+        info = dict(group_attrs(group).get("info", {}))
         info.update({k: _info_value(k, v) for k, v in values.items()})
         update: dict[str, Any] = {"info": info}
         if keys.SUCCESS in values:
@@ -401,7 +303,7 @@ class EpisodeStore:
             if not entry.name.startswith(TMP_PREFIX):
                 continue
             try:
-                newest = max(entry.stat().st_mtime, _tree_stats(Path(entry.path))[1])
+                newest = max(entry.stat().st_mtime, tree_stats(Path(entry.path))[1])
             except FileNotFoundError:
                 continue  # its writer committed or removed it meanwhile
             if now - newest >= min_age_s:
@@ -413,7 +315,7 @@ class EpisodeStore:
 
     def episode_attrs(self, episode_id: int) -> dict[str, Any]:
         """Attributes of a committed episode: length, success, committed_at, info."""
-        return _attrs(self._episode_group(episode_id))
+        return group_attrs(self._episode_group(episode_id))
 
     def raise_if_failed(self) -> None:
         """Writes here are synchronous: a failed one has already raised (EpisodeSink API)."""
@@ -421,9 +323,9 @@ class EpisodeStore:
     def read_episode(self, episode_id: int) -> Episode:
         """Read a committed episode; raises EpisodeStoreError naming it when damaged."""
         group = self._episode_group(episode_id)
-        where = self._episodes_dir / _episode_name(episode_id)
+        where = self._episodes_dir / episode_name(episode_id)
         try:
-            attrs = _attrs(group)
+            attrs = group_attrs(group)
             length = int(attrs["length"])
             obs_group = group[OBS_GROUP]
             assert isinstance(obs_group, zarr.Group)
@@ -432,7 +334,7 @@ class EpisodeStore:
                 for key, (shape, _) in self.obs_spec.items()
             }
             fields = {}
-            for name in _STEP_DTYPES:
+            for name in STEP_DTYPES:
                 rows = length + 1 if name == "timestamps" else length
                 shape = (rows, self.action_dim) if name == "actions" else (rows,)
                 fields[name] = self._read_array(group, name, shape)
@@ -477,7 +379,7 @@ class EpisodeStore:
             attrs = self.episode_attrs(episode_id)
             transitions += int(attrs["length"])
             successes += bool(attrs["success"])
-        size = _tree_stats(self.path)[0]
+        size = tree_stats(self.path)[0]
         return {
             "path": str(self.path),
             "schema_version": self.schema_version,
@@ -485,7 +387,7 @@ class EpisodeStore:
             "transitions": transitions,
             "successes": successes,
             "bytes_on_disk": size,
-            "obs_spec": _spec_to_attrs(self.obs_spec),
+            "obs_spec": spec_to_attrs(self.obs_spec),
             "action_dim": self.action_dim,
             "created_at": self.created_at,
             "attrs": self.attrs,
