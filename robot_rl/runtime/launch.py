@@ -203,7 +203,7 @@ def _train_online(
     learner_thread: threading.Thread | None = None
     supervisor: LearnerSupervisor | None = None
     if rt.transport == "zmq":
-        from robot_rl.runtime.transport import ZmqActorEndpoint
+        from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 
         supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
         transport: Any = ZmqActorEndpoint(

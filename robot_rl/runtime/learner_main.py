@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_yaml(RunConfig, args.run_dir / "config.yaml")
     configure_threads(config.runtime.torch_threads)
-    from robot_rl.runtime.transport import ZmqLearnerEndpoint
+    from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
 
     endpoint = ZmqLearnerEndpoint(
         args.bind or config.runtime.learner_address,

@@ -1,4 +1,7 @@
-"""Actor <-> learner transports: zmq ROUTER/DEALER over TCP, and an in-process pair for tests.
+"""Actor <-> learner transports: the Transport protocol, the shared Endpoint, an in-process pair.
+
+The in-process pair (threads, for tests and ``runtime.transport: inprocess``) is here; the zmq
+ROUTER/DEALER endpoints over TCP are in transport_zmq.py.
 
 Rules every transport keeps (the SERL / LeRobot actors hang on a silent learner; ours must not):
 - ``send`` never blocks: a slow or absent peer, or a full queue, makes it return False and
@@ -10,21 +13,17 @@ Rules every transport keeps (the SERL / LeRobot actors hang on a silent learner;
   endpoint's own increasing ``seq``; receivers count duplicates and reordering and tolerate them.
 - Endpoints are single-threaded objects (zmq sockets are not thread-safe); heartbeats are sent
   from the caller's loop, see heartbeat.py for why.
-pyzmq does the networking; only the policies above are written here.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Protocol
-
-import zmq
 
 from robot_rl.runtime.heartbeat import PeerTable
 from robot_rl.runtime.protocol import (
@@ -68,7 +67,7 @@ class Transport(Protocol):
         ...
 
 
-class _Endpoint:
+class Endpoint:
     """Shared bookkeeping: seq stamping, decoding with counting, liveness, recv deadlines."""
 
     def __init__(
@@ -181,199 +180,6 @@ class _Endpoint:
         return self.send(Heartbeat())
 
 
-def _poll_ms(wait_s: float) -> int:
-    return math.ceil(wait_s * 1000) if wait_s > 0 else 0
-
-
-def _zmq_socket(
-    ctx: zmq.Context, kind: int, *, send_hwm: int, recv_hwm: int, max_bytes: int
-) -> zmq.Socket:
-    sock = ctx.socket(kind)
-    sock.setsockopt(zmq.LINGER, 0)  # close() must not wait for an absent peer
-    sock.setsockopt(zmq.SNDHWM, send_hwm)
-    sock.setsockopt(zmq.RCVHWM, recv_hwm)
-    # Hard memory guard: zmq drops a connection that sends a frame this big (the DEALER side
-    # reconnects). Below it, decode() rejects oversize payloads and they are counted.
-    sock.setsockopt(zmq.MAXMSGSIZE, 2 * max_bytes + 4096)
-    return sock
-
-
-class ZmqLearnerEndpoint(_Endpoint):
-    """Learner side: a ROUTER socket that any number of actors connect to.
-
-    Actors are known by their zmq routing id from the first message they send; ``send``
-    without an identity goes to every known actor whose connection is up. (Not only to those
-    heard from within the heartbeat timeout: after a long update their heartbeats are still
-    unread in the socket, and weights pushed then must not vanish.) zmq reports a closed
-    connection as unroutable; that actor is then forgotten until it speaks again.
-    """
-
-    def __init__(
-        self,
-        bind: str = "tcp://127.0.0.1:5555",
-        *,
-        heartbeat_interval_s: float = 0.5,
-        heartbeat_timeout_s: float = 3.0,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        send_hwm: int = DEFAULT_HWM,
-        recv_hwm: int = DEFAULT_HWM,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            "learner", heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
-            max_message_bytes=max_message_bytes, clock=clock, wall_clock=wall_clock,
-        )  # fmt: skip
-        self._ctx = zmq.Context()  # our own context: no process-global zmq state
-        self._sock = _zmq_socket(
-            self._ctx, zmq.ROUTER, send_hwm=send_hwm, recv_hwm=recv_hwm, max_bytes=max_message_bytes
-        )
-        # Unroutable or full sends raise instead of vanishing, so they are counted as drops.
-        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # An actor that reconnects with its (fixed) routing id takes over its old slot.
-        self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        try:
-            self._sock.bind(bind)
-        except zmq.ZMQError as err:
-            self.close()
-            raise OSError(f"learner cannot bind {bind!r}: {err}") from err
-        self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
-
-    @property
-    def actors(self) -> list[bytes]:
-        """Routing ids of the known actors (connected as far as zmq has told us)."""
-        return [p for p in self.peers.known_peers() if isinstance(p, bytes)]
-
-    @property
-    def live_actors(self) -> list[bytes]:
-        """Routing ids of the actors heard from within the heartbeat timeout."""
-        return [p for p in self.peers.live_peers() if isinstance(p, bytes)]
-
-    def maybe_heartbeat(self) -> bool:
-        """Heartbeat every known actor when due; nothing (and no counted drop) if none is known."""
-        return bool(self.actors) and super().maybe_heartbeat()
-
-    def send(self, msg: Message, identity: bytes | None = None) -> bool:
-        """Queue ``msg`` for one actor, or every known actor; True if every target took it."""
-        if self._closed:
-            return self._count_send(False, msg)
-        return self.send_raw(self._encode(msg), identity, _msg=msg)
-
-    def send_raw(
-        self, payload: bytes, identity: bytes | None = None, *, _msg: Message | None = None
-    ) -> bool:
-        """Queue already-encoded bytes unchanged (tools and tests); same rules as ``send``."""
-        targets = [identity] if identity is not None else self.actors
-        if self._closed or not targets:
-            return self._count_send(False, _msg)
-        ok = True
-        for target in targets:
-            try:
-                self._sock.send_multipart(
-                    [target, payload], flags=zmq.NOBLOCK, copy=len(payload) < 65536
-                )
-                self._count_send(True, _msg)
-            except zmq.Again:  # this actor's queue is full: it is slow, drop rather than wait
-                ok = self._count_send(False, _msg)
-            except zmq.ZMQError as err:  # EHOSTUNREACH: that actor disconnected
-                if err.errno == zmq.EHOSTUNREACH:
-                    self.peers.forget(target)
-                ok = self._count_send(False, _msg)
-        if identity is None:
-            self.peers.note_sent()  # even if a slow actor dropped it: heartbeats keep their pace
-        return ok
-
-    def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
-        if not self._sock.poll(_poll_ms(wait_s), zmq.POLLIN):
-            return None
-        frames = self._sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-        identity = frames[0].bytes
-        if len(frames) != 2:
-            self._malformed(identity, f"expected 1 payload frame, got {len(frames) - 1}")
-            return identity, None
-        return identity, frames[1].buffer
-
-    def close(self) -> None:
-        """Close the socket and context at once (linger 0)."""
-        self._closed = True
-        if hasattr(self, "_sock"):
-            self._sock.close(linger=0)
-        self._ctx.term()
-
-
-class ZmqActorEndpoint(_Endpoint):
-    """Actor side: a DEALER socket connected to the learner; zmq reconnects on its own.
-
-    The routing id is fixed per endpoint (``src``), so a restarted learner learns this actor
-    from its next message (a heartbeat at the latest) and can answer it.
-    """
-
-    def __init__(
-        self,
-        connect: str,
-        *,
-        heartbeat_interval_s: float = 0.5,
-        heartbeat_timeout_s: float = 3.0,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        send_hwm: int = DEFAULT_HWM,
-        recv_hwm: int = DEFAULT_HWM,
-        reconnect_max_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            "actor", heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
-            max_message_bytes=max_message_bytes, clock=clock, wall_clock=wall_clock,
-        )  # fmt: skip
-        self._ctx = zmq.Context()
-        self._sock = _zmq_socket(
-            self._ctx, zmq.DEALER, send_hwm=send_hwm, recv_hwm=recv_hwm, max_bytes=max_message_bytes
-        )
-        self._sock.setsockopt(zmq.ROUTING_ID, self.src.encode())
-        self._sock.setsockopt(zmq.RECONNECT_IVL, 100)  # ms
-        self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, max(100, int(reconnect_max_s * 1000)))
-        try:
-            self._sock.connect(connect)
-        except zmq.ZMQError as err:
-            self.close()
-            raise OSError(f"actor cannot connect to {connect!r}: {err}") from err
-        self.address: str = connect
-
-    def send(self, msg: Message) -> bool:
-        """Queue ``msg`` for the learner; False (counted) when the queue is full."""
-        if self._closed:
-            return self._count_send(False, msg)
-        return self.send_raw(self._encode(msg), _msg=msg)
-
-    def send_raw(self, payload: bytes, *, _msg: Message | None = None) -> bool:
-        """Queue already-encoded bytes unchanged (tools and tests); same rules as ``send``."""
-        if self._closed:
-            return self._count_send(False, _msg)
-        try:
-            # With no learner connected zmq still queues up to SNDHWM, then raises Again.
-            self._sock.send(payload, flags=zmq.NOBLOCK, copy=len(payload) < 65536)
-        except zmq.ZMQError:
-            return self._count_send(False, _msg)
-        self.peers.note_sent()
-        return self._count_send(True, _msg)
-
-    def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
-        if not self._sock.poll(_poll_ms(wait_s), zmq.POLLIN):
-            return None
-        frames = self._sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-        if len(frames) != 1:
-            self._malformed("learner", f"expected 1 frame, got {len(frames)}")
-            return "learner", None
-        return "learner", frames[0].buffer
-
-    def close(self) -> None:
-        """Close the socket and context at once (linger 0)."""
-        self._closed = True
-        if hasattr(self, "_sock"):
-            self._sock.close(linger=0)
-        self._ctx.term()
-
-
 class _Queue:
     """A bounded, thread-safe one-way queue of encoded messages."""
 
@@ -384,7 +190,7 @@ class _Queue:
         self.closed = False
 
 
-class InProcessTransport(_Endpoint):
+class InProcessTransport(Endpoint):
     """One end of an in-process pair (threads); messages still go through encode/decode."""
 
     def __init__(

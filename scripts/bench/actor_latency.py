@@ -25,7 +25,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def _drain(conn: Any) -> None:
     """Child process: a learner endpoint that receives and discards until told to stop."""
-    from robot_rl.runtime.transport import ZmqLearnerEndpoint
+    from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
 
     learner = ZmqLearnerEndpoint("tcp://127.0.0.1:0")
     conn.send(learner.address)
@@ -47,7 +47,7 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
     from robot_rl.runtime.actor import Actor
     from robot_rl.runtime.build import env_spec, make_env, make_policy
     from robot_rl.runtime.protocol import Weights
-    from robot_rl.runtime.transport import ZmqActorEndpoint
+    from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 
     config = from_dict(RunConfig, {"env": {"obs_mode": obs_mode, "image_size": image_size}})
 

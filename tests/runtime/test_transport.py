@@ -29,12 +29,8 @@ from robot_rl.runtime.protocol import (
     Weights,
     encode,
 )
-from robot_rl.runtime.transport import (
-    InProcessTransport,
-    Transport,
-    ZmqActorEndpoint,
-    ZmqLearnerEndpoint,
-)
+from robot_rl.runtime.transport import InProcessTransport, Transport
+from robot_rl.runtime.transport_zmq import ZmqActorEndpoint, ZmqLearnerEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 HB: dict[str, Any] = {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 1.0}
@@ -43,7 +39,7 @@ HB: dict[str, Any] = {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 1.0}
 LEARNER_SCRIPT = """
 import sys, time
 from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
-from robot_rl.runtime.transport import ZmqLearnerEndpoint
+from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
 
 ep = ZmqLearnerEndpoint(sys.argv[1], heartbeat_interval_s=0.1, heartbeat_timeout_s=1.0)
 print(ep.address, flush=True)
