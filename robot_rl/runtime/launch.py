@@ -22,17 +22,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from robot_rl.config import ConfigError, config_hash, load_yaml, save_yaml
+from robot_rl.config import config_hash, load_yaml, save_yaml
 from robot_rl.data.async_writer import BackgroundEpisodeWriter
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import spec_to_json
 from robot_rl.evaluate import evaluate
-from robot_rl.resets.human import HumanReset
-from robot_rl.resets.scripted import ScriptedReset, ScriptedResetConfig
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor, ActorStats
 from robot_rl.runtime.build import configure_threads, env_spec, make_env, make_policy
 from robot_rl.runtime.checkpoint import load_policy
+from robot_rl.runtime.launch_wiring import scripted_reset, set_phase, start_dashboard
 from robot_rl.runtime.metrics import MetricsLogger
 from robot_rl.runtime.protocol import Control, Hello
 from robot_rl.runtime.resume import ResumeError, check_resumable, stored_progress
@@ -90,39 +89,12 @@ def train(
         check_resumable(saved, given, where=run_dir)
         if demos is None and (run_dir / "demos" / "zarr.json").is_file():
             demos = run_dir / "demos"
-    session = _start_dashboard(config)
+    session = start_dashboard(config)
     try:
         return _train(config, run_dir, demos, progress=progress, resume=resume, session=session)
     finally:
         if session is not None:
             session.close()
-
-
-def _start_dashboard(config: RunConfig) -> Any:
-    """The run's DashboardSession, serving, its URL printed; None when the dashboard is off."""
-    if not config.dashboard.enabled:
-        if config.resets.mode == "human":
-            raise ConfigError(
-                "resets.mode=human: a person continues after each reset on the dashboard; "
-                "it needs the dashboard (dashboard.enabled, --dashboard)"
-            )
-        if config.teleop.device != "none":
-            raise ConfigError(
-                f"teleop.device={config.teleop.device}: training with a teleop device needs "
-                "the dashboard (dashboard.enabled, --dashboard) to pause, resume and hand back"
-            )
-        return None
-    from robot_rl.dashboard.session import DashboardSession
-
-    human = None
-    if config.resets.mode == "human":
-        human = HumanReset(timeout_s=config.resets.human_timeout_s)
-    session = DashboardSession(
-        config.dashboard, config.teleop, hil=config.hil, control_hz=config.env.control_hz,
-        env_cameras=tuple(config.env.cameras), human_reset=human,
-    )  # fmt: skip
-    print(f"dashboard: {session.start()}", flush=True)
-    return session
 
 
 def _train(
@@ -145,7 +117,7 @@ def _train(
     if demos is None and config.demos.num_episodes > 0:
         from robot_rl.demos import record_demos
 
-        _set_phase(session, "recording demos")
+        set_phase(session, "recording demos")
         demos = run_dir / "demos"
         with tqdm(total=config.demos.num_episodes, desc="demos", disable=not progress) as bar:
             record_demos(config, demos, on_episode=lambda n, _a: bar.update(1))
@@ -153,7 +125,7 @@ def _train(
     if config.agent == "bc":
         from robot_rl.runtime.offline import train_bc
 
-        _set_phase(session, "training (offline)")
+        set_phase(session, "training (offline)")
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
         stats = None
     else:
@@ -162,7 +134,7 @@ def _train(
             session=session,
         )  # fmt: skip
 
-    _set_phase(session, "final evaluation")
+    set_phase(session, "final evaluation")
     result = final_evaluation(config, policy, run_dir, progress=progress)
     result.update({"wall_s": time.monotonic() - started, "run_dir": str(run_dir)})
     if stats is not None:
@@ -176,14 +148,9 @@ def _train(
             }
         )
     (run_dir / "result.json").write_text(json.dumps(result, indent=1))
-    _set_phase(session, "finished")
+    set_phase(session, "finished")
     env.close()
     return result
-
-
-def _set_phase(session: Any, phase: str) -> None:
-    if session is not None:
-        session.feed.phase = phase
 
 
 def _train_online(
@@ -199,7 +166,7 @@ def _train_online(
     session: Any = None,
 ) -> tuple[Any, ActorStats]:
     rt = config.runtime
-    _set_phase(session, "starting the learner")
+    set_phase(session, "starting the learner")
     learner_thread: threading.Thread | None = None
     supervisor: LearnerSupervisor | None = None
     if rt.transport == "zmq":
@@ -287,7 +254,7 @@ def _train_online(
         tensors, meta = load_policy(policy_path)
         actor.adopt_weights(tensors, int(meta.get("weights_version", 0)))
     eval_env = make_env(config, seed=config.seed + 1)
-    _set_phase(session, "training")
+    set_phase(session, "training")
     bar = _progress_bar(tr.env_steps, progress)
     bar.update(steps_done)
     last_eval = {"success_rate": float("nan")}
@@ -303,13 +270,13 @@ def _train_online(
             and stats.env_steps % tr.eval_every == 0
             and stats.env_steps < tr.env_steps
         ):
-            _set_phase(session, "evaluating (the training twin waits)")
+            set_phase(session, "evaluating (the training twin waits)")
             last_eval.update(
                 evaluate(eval_env, policy, episodes=tr.eval_episodes, seed=config.seed)
             )
             if session is not None:
                 session.feed.record_eval(stats.env_steps, last_eval["success_rate"])
-            _set_phase(session, "training")
+            set_phase(session, "training")
             eval_metrics.log(
                 stats.env_steps,
                 {f"eval/{k}": v for k, v in last_eval.items()},
@@ -344,20 +311,6 @@ def _train_online(
         tensors, _meta = load_policy(policy_path)
         policy.load_state_dict(tensors)
     return policy, stats
-
-
-def scripted_reset(config: RunConfig) -> ScriptedReset | None:
-    """The run's scripted reset controller (``resets.mode: scripted``), None otherwise."""
-    r = config.resets
-    if r.mode != "scripted":
-        return None
-    home = r.home or tuple(config.env.tcp_start)
-    return ScriptedReset(
-        ScriptedResetConfig(
-            home=home, tolerance=r.home_tolerance, max_steps=r.home_max_steps,
-            action_scale_xyz=config.env.action_scale_xyz,
-        )
-    )  # fmt: skip
 
 
 @contextlib.contextmanager

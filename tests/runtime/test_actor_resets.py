@@ -20,7 +20,8 @@ from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
 from robot_rl.runtime.build import env_spec, make_env, make_policy
-from robot_rl.runtime.launch import scripted_reset, train
+from robot_rl.runtime.launch import train
+from robot_rl.runtime.launch_wiring import scripted_reset
 from robot_rl.runtime.protocol import Control
 from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.safety.layer import SafetyLayer
