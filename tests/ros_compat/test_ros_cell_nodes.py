@@ -164,7 +164,9 @@ def test_dashboard_mirrors_the_actor_and_sends_controls_back(tmp_path: Path) -> 
     from robot_rl.dashboard.app import CONTROLS as APP_CONTROLS
     from robot_rl.dashboard.app import create_app
 
-    assert CONTROLS == APP_CONTROLS
+    # every actor control is on the page; "continue" ends a human reset, which on the cell is
+    # the reset node's ~/continue service, not an actor control (the mirrored page answers 409)
+    assert set(APP_CONTROLS) == {*CONTROLS, "continue"}
     actor, _graph = make_cell_actor(tmp_path)
     transport, _learner_end = InProcessTransport.pair()
     actor.run(transport, env_steps=6)
@@ -182,6 +184,7 @@ def test_dashboard_mirrors_the_actor_and_sends_controls_back(tmp_path: Path) -> 
     assert client.post("/api/control/estop?token=t").json()["mode"] == "e-stopped"
     client.post("/api/control/reset?token=t")
     client.post("/api/label?token=t", json={"episode": "current", "success": True})
+    assert client.post("/api/control/continue?token=t").status_code == 409  # see above
     assert sent == ["estop", "reset", "label_current:1"]
     for name in sent:  # what the actor node does with each ~/control message
         actor.control(name, source="~/control")
