@@ -34,6 +34,8 @@ from robot_rl.safety.layer import SafetyLayer
 from robot_rl.safety.wrapper import SafetyWrapper
 
 Obs = dict[str, np.ndarray]
+Transition = tuple[np.ndarray, float, Obs, bool, bool]
+"""(executed action, reward, next obs, terminated, truncated): ``ReplayBuffer.add_step``'s."""
 
 
 class SuccessModel(Protocol):
@@ -229,7 +231,7 @@ class ResetFreeTrainer:
             expert.reset()
             attempts += 1
             agent = self.agents[task]
-            steps: list[tuple[np.ndarray, float, Obs, bool, bool]] = []
+            steps: list[Transition] = []
             done = success = False
             while not done:
                 nxt, _, term, trunc, info = self.env.step(expert.act())
@@ -239,10 +241,7 @@ class ResetFreeTrainer:
                     (info["executed_action"], float(success), nxt, success, done and not success)
                 )
             if success and recorded[task] < c.demos_per_task:
-                agent.demos.start_episode(obs)
-                demo = keys.SOURCE_CODE["demo"]
-                for action, reward, nxt, term, trunc in steps:
-                    agent.demos.add_step(action, reward, nxt, term, trunc, source=demo)
+                _add_episode(agent.demos, obs, steps, source="demo")
                 recorded[task] += 1
             task = _other(task)
 
@@ -310,7 +309,7 @@ class ResetFreeTrainer:
         """One attempt of ``agent``'s task; stores it in its replay and updates it."""
         first = obs
         agent.online.start_episode(obs)
-        steps: list[tuple[np.ndarray, float, Obs, bool, bool]] = []
+        steps: list[Transition] = []
         done = success = False
         while not done:
             obs, _, term, trunc, info = self.env.step(self._practice_action(agent, obs))
@@ -324,9 +323,7 @@ class ResetFreeTrainer:
             for _ in range(self.config.updates_per_step):
                 _update(agent)
         if success and self.config.self_imitation:
-            agent.demos.start_episode(first)
-            for step in steps:
-                agent.demos.add_step(*step, source=keys.SOURCE_CODE["policy"])
+            _add_episode(agent.demos, first, steps, source="policy")
         return obs, success
 
     def _practice_action(self, agent: Agent, obs: Obs) -> np.ndarray:
@@ -374,6 +371,13 @@ class ResetFreeTrainer:
             "env_steps": self.env_steps,
             "safety": self.layer.stats,
         }
+
+
+def _add_episode(buffer: ReplayBuffer, first: Obs, steps: list[Transition], source: str) -> None:
+    """One whole episode into ``buffer``, every step labelled ``source`` (keys.SOURCE_CODE)."""
+    buffer.start_episode(first)
+    for step in steps:
+        buffer.add_step(*step, source=keys.SOURCE_CODE[source])
 
 
 def _update(agent: Agent) -> None:
