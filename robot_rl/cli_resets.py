@@ -21,12 +21,9 @@ from typing import IO, Any
 
 def cmd_reset_free(args: argparse.Namespace) -> int:
     """Reset-free forward/backward practice; prints the figures as JSON at the end."""
-    import dataclasses
-
-    import yaml
     from tqdm import tqdm
 
-    from robot_rl.config import load_yaml
+    from robot_rl.config import load_yaml, save_yaml
     from robot_rl.resets.human import HumanReset, HumanResetTimeout
     from robot_rl.resets.reset_free import ResetFreeConfig, ResetFreeTrainer, set_torch_threads
     from robot_rl.runtime.checkpoint import save_policy
@@ -37,7 +34,7 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
         print(f"error: {out} exists and is not empty (choose another --out)", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(_plain(dataclasses.asdict(config))))
+    save_yaml(config, out / "config.yaml")
     set_torch_threads(1)
     bar = tqdm(total=config.env_steps, desc="reset-free", unit="step", disable=args.quiet)
 
@@ -73,13 +70,16 @@ def cmd_reset_free(args: argparse.Namespace) -> int:
         trainer = ResetFreeTrainer(config, log=log, human=human)
         try:
             result = trainer.train()
-            log(result)  # the last row: the figures at the end
+            log(result)  # the last row, and the final policies with it
         except HumanResetTimeout as err:
+            save_policies()
             print(f"error: {err}; the policies so far are saved in {out}", file=sys.stderr)
             return 1
+        except BaseException:  # Ctrl-C or a crash: keep what it learned so far
+            save_policies()
+            raise
         finally:
             bar.close()
-            save_policies()  # also after Ctrl-C or a timeout: what it learned so far
     result["out"] = str(out)
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
@@ -100,15 +100,6 @@ def _continue_from_terminal(human: Any, stdin: IO[str], out: IO[str]) -> None:
         human.press_continue()
         while human.status()["pending"]:  # until the trainer took it
             time.sleep(0.05)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples to lists, recursively (yaml.safe_dump writes no Python tuples)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def add_reset_commands(sub: Any) -> None:
