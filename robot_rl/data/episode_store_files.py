@@ -110,25 +110,11 @@ def write_group(where: Path, ep: Episode, info: dict[str, InfoValue], *, action_
     # "c.0.0.0.0" files instead of nested "c/0/0/0/0" directories: fewer inodes to create
     # and fsync per episode (~100 -> ~30).
     layout: Any = {"name": "default", "separator": "."}
-    obs = group.create_group(OBS_GROUP)
-    for key, arr in ep.observations.items():
-        if keys.is_image_key(key):
-            chunks = (IMAGE_CHUNK_FRAMES, *arr.shape[1:])
-        else:
-            chunks = tuple(max(1, d) for d in arr.shape)
-        obs.create_array(
-            key,
-            data=arr,
-            chunks=chunks,
-            compressors=[compressor()],
-            config=config,
-            chunk_key_encoding=layout,
-        )
-    actions = ep.actions.reshape(len(ep), action_dim) if len(ep) == 0 else ep.actions
-    for name in STEP_DTYPES:
-        arr = actions if name == "actions" else getattr(ep, name)
-        chunks = tuple(max(1, d) for d in arr.shape)
-        group.create_array(
+
+    def put(parent: Any, name: str, arr: np.ndarray, *, image: bool = False) -> None:
+        whole = tuple(max(1, d) for d in arr.shape)
+        chunks = (IMAGE_CHUNK_FRAMES, *arr.shape[1:]) if image else whole
+        parent.create_array(
             name,
             data=arr,
             chunks=chunks,
@@ -136,3 +122,10 @@ def write_group(where: Path, ep: Episode, info: dict[str, InfoValue], *, action_
             config=config,
             chunk_key_encoding=layout,
         )
+
+    obs = group.create_group(OBS_GROUP)
+    for key, arr in ep.observations.items():
+        put(obs, key, arr, image=keys.is_image_key(key))
+    actions = ep.actions.reshape(len(ep), action_dim) if len(ep) == 0 else ep.actions
+    for name in STEP_DTYPES:
+        put(group, name, actions if name == "actions" else getattr(ep, name))
