@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +42,49 @@ def test_bad_config_key_is_named(tmp_path: Path) -> None:
 def test_bad_override_is_named() -> None:
     out = run_cli("train", "configs/pick_cube_state.yaml", "--set", "sac.batch_size=lots")
     assert out.returncode == 2 and "sac.batch_size: expected int, got 'lots'" in out.stderr
+
+
+def test_every_command_that_reads_a_config_takes_set() -> None:
+    from robot_rl.cli import build_parser
+
+    def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...]):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from leaves(sub, (*path, name))
+                return
+        yield " ".join(path), parser
+
+    readers = set()
+    for name, parser in leaves(build_parser(), ()):
+        dests = {a.dest for a in parser._actions}
+        if dests & {"config", "run_dir"}:  # a config file, or the run's config.yaml
+            readers.add(name)
+            assert "set" in dests, f"robot-rl {name} reads a config but takes no --set"
+    assert readers == {
+        "demos", "train", "eval", "learner", "reward train", "reward eval", "dashboard",
+        "record", "reset-free",
+    }  # fmt: skip
+
+
+def test_learner_overrides_runtime_only_and_keeps_the_runs_hash(tmp_path: Path) -> None:
+    from robot_rl.config import config_hash, load_yaml
+    from robot_rl.run_config import RunConfig
+    from robot_rl.runtime.learner_main import learner_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(ROOT / "configs" / "pick_cube_state.yaml", run / "config.yaml")
+    out = run_cli("learner", str(run), "--set", "sac.batch_size=64")
+    assert (
+        out.returncode == 2 and "--set sac.batch_size: a learner may change runtime.*" in out.stderr
+    )
+    out = run_cli("learner", str(run), "--set", "runtime.torch_thread=2")
+    assert out.returncode == 2 and "runtime.torch_thread: unknown key" in out.stderr
+    config, digest = learner_config(run, ["runtime.torch_threads=2"])
+    saved = load_yaml(RunConfig, run / "config.yaml")
+    assert config.runtime.torch_threads == 2 != saved.runtime.torch_threads
+    assert digest == config_hash(saved)  # the actor takes its weights
 
 
 def test_eval_refuses_a_directory_that_is_not_a_run(tmp_path: Path) -> None:

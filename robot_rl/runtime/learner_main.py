@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from robot_rl.config import config_hash, load_yaml
+from robot_rl.config import ConfigError, config_hash, load_yaml
 from robot_rl.envs.spec import spec_from_json
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.build import configure_threads
@@ -56,14 +56,39 @@ def _readable_episodes(path: Path) -> list[Any]:
     return episodes
 
 
+def learner_config(run_dir: Path, overrides: list[str] | None = None) -> tuple[RunConfig, str]:
+    """The run's config with ``--set`` overrides, and the config hash its weights carry.
+
+    A learner may only change ``runtime.*`` (device, threads, heartbeats: where it runs); the
+    rest is what the actor trains with, and the actor refuses weights of another config. The
+    hash is therefore the saved config's. Raises ConfigError naming any other override.
+    """
+    path = run_dir / "config.yaml"
+    saved = load_yaml(RunConfig, path)
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        if not key.startswith("runtime."):
+            raise ConfigError(
+                f"{path}: --set {key}: a learner may change runtime.* only (the rest is the "
+                "run's config, and the actor refuses weights of another config)"
+            )
+    config = load_yaml(RunConfig, path, overrides=overrides) if overrides else saved
+    return config, config_hash(saved)
+
+
 def build_learner(
-    run_dir: Path, transport: object, *, demos_path: Path | None, resume: bool = False
+    run_dir: Path,
+    transport: object,
+    *,
+    demos_path: Path | None,
+    resume: bool = False,
+    overrides: list[str] | None = None,
 ) -> object:
     """A Learner for the run in ``run_dir`` over ``transport`` (shared with in-process runs).
 
     With ``resume`` the online replay is rebuilt from ``run_dir/episodes`` and the agent,
     counters and RNG states come from the newest readable checkpoint (fresh networks, said
-    loudly, when the run has none yet).
+    loudly, when the run has none yet). ``overrides``: ``runtime.*`` only (learner_config).
     """
     from robot_rl.runtime.build import make_agent, make_replay
     from robot_rl.runtime.hil import InterventionRouter
@@ -71,7 +96,7 @@ def build_learner(
     from robot_rl.runtime.metrics import MetricsLogger
     from robot_rl.runtime.resume import latest_checkpoint
 
-    config = load_yaml(RunConfig, run_dir / "config.yaml")
+    config, digest = learner_config(run_dir, overrides)
     spec, action_dim = spec_from_json(
         json.loads((run_dir / "spec.json").read_text()), where=str(run_dir / "spec.json")
     )
@@ -107,7 +132,7 @@ def build_learner(
         demo_fraction=config.sac.demo_fraction,  # all online while the demo buffer is empty
         router=router,
         run_dir=run_dir,
-        config_hash=config_hash(config),
+        config_hash=digest,
         metrics=metrics,
     )
     if resume:
@@ -123,8 +148,47 @@ def build_learner(
     return learner
 
 
+def serve_learner(
+    run_dir: Path,
+    *,
+    bind: str | None = None,
+    demos: Path | None = None,
+    resume: bool = False,
+    parent_pid: int | None = None,
+    overrides: list[str] | None = None,
+) -> int:
+    """Bind, write ``learner.json`` with the address, and serve the actor until told to stop
+    (or until process ``parent_pid`` is gone). ``overrides``: ``runtime.*`` only."""
+    config, _digest = learner_config(run_dir, overrides)
+    configure_threads(config.runtime.torch_threads)
+    from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
+
+    endpoint = ZmqLearnerEndpoint(
+        bind or config.runtime.learner_address,
+        heartbeat_interval_s=config.runtime.heartbeat_interval_s,
+        heartbeat_timeout_s=config.runtime.heartbeat_timeout_s,
+    )
+    learner = build_learner(run_dir, endpoint, demos_path=demos, resume=resume, overrides=overrides)
+
+    def parent_gone() -> bool:
+        return parent_pid is not None and os.getppid() != parent_pid
+
+    learner.should_exit = parent_gone  # type: ignore[attr-defined]
+    info = {"address": endpoint.address, "pid": os.getpid()}
+    tmp = run_dir / ".learner.json.tmp"
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, run_dir / "learner.json")
+    print(f"learner listening on {endpoint.address}", flush=True)
+    try:
+        learner.run()  # type: ignore[attr-defined]
+    finally:
+        endpoint.close()
+    print(f"learner done after {learner.updates} updates", flush=True)  # type: ignore[attr-defined]
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run a learner process."""
+    """Run a learner process (the child that ``robot-rl train`` starts)."""
     parser = argparse.ArgumentParser(prog="robot-rl learner", description=__doc__)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument(
@@ -140,34 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         "--parent-pid", type=int, default=None, help="exit when this process is gone"
     )
     args = parser.parse_args(argv)
-
-    config = load_yaml(RunConfig, args.run_dir / "config.yaml")
-    configure_threads(config.runtime.torch_threads)
-    from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
-
-    endpoint = ZmqLearnerEndpoint(
-        args.bind or config.runtime.learner_address,
-        heartbeat_interval_s=config.runtime.heartbeat_interval_s,
-        heartbeat_timeout_s=config.runtime.heartbeat_timeout_s,
+    return serve_learner(
+        args.run_dir,
+        bind=args.bind,
+        demos=args.demos,
+        resume=args.resume,
+        parent_pid=args.parent_pid,
     )
-    learner = build_learner(args.run_dir, endpoint, demos_path=args.demos, resume=args.resume)
-    parent = args.parent_pid
-
-    def parent_gone() -> bool:
-        return parent is not None and os.getppid() != parent
-
-    learner.should_exit = parent_gone  # type: ignore[attr-defined]
-    info = {"address": endpoint.address, "pid": os.getpid()}
-    tmp = args.run_dir / ".learner.json.tmp"
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, args.run_dir / "learner.json")
-    print(f"learner listening on {endpoint.address}", flush=True)
-    try:
-        learner.run()  # type: ignore[attr-defined]
-    finally:
-        endpoint.close()
-    print(f"learner done after {learner.updates} updates", flush=True)  # type: ignore[attr-defined]
-    return 0
 
 
 if __name__ == "__main__":

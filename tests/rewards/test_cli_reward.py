@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from robot_rl import keys
-from robot_rl.cli_reward import add_reward_commands
+from robot_rl.cli.common import overrides_parser
+from robot_rl.cli.reward import add_reward_commands
 from robot_rl.data.episode import Episode
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.rewards.frames import frames_from_store
@@ -19,7 +20,7 @@ from robot_rl.rewards.frames import frames_from_store
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="robot-rl")
-    add_reward_commands(p.add_subparsers(dest="command", required=True))
+    add_reward_commands(p.add_subparsers(dest="command", required=True), overrides_parser())
     return p
 
 

@@ -101,7 +101,9 @@ def cmd_reward_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_reward_commands(subparsers: Any) -> argparse.ArgumentParser:
+def add_reward_commands(
+    subparsers: Any, overrides: argparse.ArgumentParser
+) -> argparse.ArgumentParser:
     """Add ``reward train`` and ``reward eval`` to the ``robot-rl`` sub-command parsers."""
     reward = subparsers.add_parser(
         "reward",
@@ -110,9 +112,8 @@ def add_reward_commands(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = reward.add_subparsers(dest="reward_command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, parents=[overrides])
     common.add_argument("config", help="reward config YAML (configs/rewards/*.yaml)")
-    common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     common.add_argument("--threads", type=int, default=1, help="torch CPU threads")
 
     train = sub.add_parser(

@@ -1,6 +1,7 @@
 """Human-in-the-loop commands: ``robot-rl dashboard`` and ``robot-rl record`` (teleop demos).
 
-``add_hil_commands(subparsers)`` registers them on the main parser (robot_rl/cli.py).
+``add_hil_commands(subparsers, overrides)`` registers them on the main parser
+(robot_rl/cli/__init__.py); ``overrides`` is the shared ``--set`` parent parser.
 """
 
 from __future__ import annotations
@@ -13,12 +14,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _load(args: argparse.Namespace) -> Any:
-    from robot_rl.config import load_yaml
-    from robot_rl.run_config import RunConfig
-
-    return load_yaml(RunConfig, args.config, overrides=args.set)
+from robot_rl.cli.common import load_run_config
 
 
 def _teleop(name: str, action_dim: int) -> tuple[Any, Any]:
@@ -47,7 +43,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from robot_rl.runtime.hil import InterventionMixer, RunControls
     from robot_rl.runtime.transport import InProcessTransport
 
-    config = _load(args)
+    config = load_run_config(args.config, args.set)
     env = make_env(config, seed=config.seed)
     spec, action_dim = env_spec(env)
     controls = RunControls()
@@ -123,7 +119,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     from robot_rl.dashboard.state import DashboardFeed
     from robot_rl.runtime.hil import RunControls
 
-    config = _load(args)
+    config = load_run_config(args.config, args.set)
     from robot_rl.runtime.build import env_spec, make_env
 
     probe = make_env(config)
@@ -150,16 +146,17 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def _server_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("config", help="run config YAML (configs/...)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--token", default=None, help="access token (default: random, printed)")
 
 
-def add_hil_commands(subparsers: Any) -> None:
+def add_hil_commands(subparsers: Any, overrides: argparse.ArgumentParser) -> None:
     """Register ``dashboard`` and ``record`` on the robot-rl sub-command parser."""
-    p = subparsers.add_parser("dashboard", help="twin actor + web dashboard + teleop")
+    p = subparsers.add_parser(
+        "dashboard", help="twin actor + web dashboard + teleop", parents=[overrides]
+    )
     _server_args(p)
     p.add_argument(
         "--teleop",
@@ -168,7 +165,9 @@ def add_hil_commands(subparsers: Any) -> None:
     )
     p.add_argument("--steps", type=int, default=10**9)
     p.set_defaults(func=cmd_dashboard)
-    p = subparsers.add_parser("record", help="record demonstrations with a teleop device")
+    p = subparsers.add_parser(
+        "record", help="record demonstrations with a teleop device", parents=[overrides]
+    )
     _server_args(p)
     p.add_argument(
         "--teleop", required=True, choices=("spacemouse", "gamepad", "keyboard", "browser")

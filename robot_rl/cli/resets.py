@@ -1,11 +1,11 @@
 """``robot-rl reset-free CONFIG``: forward/backward practice on the twin with rare resets.
 
-``add_reset_commands(subparsers)`` registers it on the main parser (robot_rl/cli.py). The
-config is a ``ResetFreeConfig`` YAML (configs/resets/*.yaml). The output directory gets
-``config.yaml`` (the exact config), ``progress.jsonl`` (a row every 20 attempts and one at the end,
-flushed as it goes, so a killed run keeps its curve), ``forward.safetensors`` and
-``backward.safetensors`` (each task's acting policy, rewritten atomically with every progress
-row and at the end) and ``result.json``.
+``add_reset_commands(subparsers, overrides)`` registers it on the main parser
+(robot_rl/cli/__init__.py). The config is a ``ResetFreeConfig`` YAML (configs/resets/*.yaml).
+The output directory gets ``config.yaml`` (the exact config), ``progress.jsonl`` (a row every
+20 attempts and one at the end, flushed as it goes, so a killed run keeps its curve),
+``forward.safetensors`` and ``backward.safetensors`` (each task's acting policy, rewritten
+atomically with every progress row and at the end) and ``result.json``.
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ def _continue_from_terminal(human: Any, stdin: IO[str], out: IO[str]) -> None:
             time.sleep(0.05)
 
 
-def add_reset_commands(sub: Any) -> None:
+def add_reset_commands(sub: Any, overrides: argparse.ArgumentParser) -> None:
     """Register ``reset-free`` on the main parser's subparsers."""
     text = "reset-free forward/backward practice on the twin (configs/resets/*.yaml)"
-    p = sub.add_parser("reset-free", help=text, description=text)
+    p = sub.add_parser("reset-free", help=text, description=text, parents=[overrides])
     p.set_defaults(func=cmd_reset_free)
     p.add_argument(
         "config", help="ResetFreeConfig YAML, e.g. configs/resets/reset_free_place_state.yaml"
@@ -117,9 +117,6 @@ def add_reset_commands(sub: Any) -> None:
         type=float,
         default=600.0,
         help="reset_mode human: seconds to wait for Enter before the run ends (default 600)",
-    )
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
     )
 
 
