@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 KNOWN_CAMERAS: tuple[str, ...] = ("front", "wrist")
+MAX_DISTRACTORS = 3
 ObsMode = Literal["state", "pixels", "both"]
 
 
@@ -52,6 +53,12 @@ class TwinConfig:
     """Half-widths of the cube's uniform start region in x, y (m)."""
     cube_yaw_range: float = 0.0
     """Half-width of the cube's uniform start yaw (rad); the expert aligns only with rotation on."""
+    cube_half_size: float = 0.02
+    """Half the cube's edge length (m)."""
+    distractors: int = 0
+    """Distractor objects on the table (0..3): seen by cameras, absent from the state vector."""
+    distractor_clearance: float = 0.09
+    """Smallest distance between the cube's and a distractor's start centre (m)."""
     tcp_start: tuple[float, ...] = (0.45, 0.0, 0.22)
     """Nominal TCP start position, world frame (m)."""
     tcp_start_range: float = 0.02
@@ -89,6 +96,8 @@ class TwinConfig:
             "render_size": self.render_size,
             "max_episode_steps": self.max_episode_steps,
             "lift_height": self.lift_height,
+            "cube_half_size": self.cube_half_size,
+            "distractor_clearance": self.distractor_clearance,
             "solver_iterations": self.solver_iterations,
             "solver_ls_iterations": self.solver_ls_iterations,
             "ik_iterations": self.ik_iterations,
@@ -115,6 +124,14 @@ class TwinConfig:
             raise ValueError(
                 f"physics_dt: control period 1/control_hz = {period} s must be a whole number of "
                 f"physics steps of {self.physics_dt} s"
+            )
+        if not (isinstance(self.distractors, int) and 0 <= self.distractors <= MAX_DISTRACTORS):
+            raise ValueError(
+                f"distractors: expected an int in 0..{MAX_DISTRACTORS}, got {self.distractors!r}"
+            )
+        if self.cube_half_size > 0.04:
+            raise ValueError(
+                f"cube_half_size: {self.cube_half_size} m does not fit the open gripper (<= 0.04)"
             )
         if self.obs_mode not in ("state", "pixels", "both"):
             raise ValueError(

@@ -34,13 +34,14 @@ import numpy as np
 from robot_rl import keys
 from robot_rl_sim.config import TwinConfig
 from robot_rl_sim.control import DOWN_QUAT, HOME_Q, CartesianIK, TcpTarget
-from robot_rl_sim.model import CUBE_HALF_SIZE, build_model
+from robot_rl_sim.model import build_model, distractor_rest_height
 from robot_rl_sim.render import CameraRig
 
 PROPRIO_DIM = 18
 CUBE_DIM = 10
 GRIPPER_CTRL_MAX = 255.0  # Robotiq actuator command for fully closed
 RESET_IK_ITERATIONS = 40
+DISTRACTOR_GAP = 0.06  # m, smallest distance between two distractors' start centres
 
 
 class SimulationDivergedError(RuntimeError):
@@ -107,13 +108,9 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         d.qpos[ids.arm_qpos] = q
         d.ctrl[ids.arm_ctrl] = q
         d.ctrl[ids.gripper_ctrl] = 0.0
-        d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*cube_xy, CUBE_HALF_SIZE)
-        d.qpos[ids.cube_qpos + 3 : ids.cube_qpos + 7] = (
-            np.cos(cube_yaw / 2),
-            0,
-            0,
-            np.sin(cube_yaw / 2),
-        )
+        d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*cube_xy, c.cube_half_size)
+        d.qpos[ids.cube_qpos + 3 : ids.cube_qpos + 7] = _yaw_quat(cube_yaw)
+        self._place_distractors(cube_xy)
         self._q_cmd = q
         self._steps = 0
         mujoco.mj_forward(m, d)
@@ -173,13 +170,31 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         }
 
     # -- internals -----------------------------------------------------------------------
+    def _place_distractors(self, cube_xy: np.ndarray) -> None:
+        """Put each distractor at a random spot of the (widened) cube region, clear of the cube
+        and of each other; one that finds no room in 50 tries is parked beside the table."""
+        c, d, rng = self.config, self.data, self.np_random
+        centre, half = np.asarray(c.cube_xy_nominal), np.asarray(c.cube_xy_range) + 0.04
+        placed: list[np.ndarray] = [np.asarray(cube_xy)]
+        for i, adr in enumerate(self.ids.distractor_qpos):
+            xy = np.array([1.2, -0.6 + 0.1 * i])  # parked off the table's edge region
+            for _ in range(50):
+                candidate = centre + rng.uniform(-1, 1, 2) * half
+                gaps = [np.linalg.norm(candidate - p) for p in placed]
+                if gaps[0] >= c.distractor_clearance and min(gaps) >= DISTRACTOR_GAP:
+                    xy = candidate
+                    break
+            placed.append(xy)
+            d.qpos[adr : adr + 3] = (*xy, distractor_rest_height(i))
+            d.qpos[adr + 3 : adr + 7] = _yaw_quat(rng.uniform(-np.pi, np.pi))
+
     def _gripper_opening(self) -> float:
         lo, hi = self.ids.gripper_range
         closed = (self.data.qpos[self.ids.gripper_qpos] - lo) / (hi - lo)
         return float(np.clip(1.0 - closed, 0.0, 1.0))
 
     def _cube_height(self) -> float:
-        return float(self.data.xpos[self.ids.cube_body, 2] - CUBE_HALF_SIZE)
+        return float(self.data.xpos[self.ids.cube_body, 2] - self.config.cube_half_size)
 
     def _grasped(self) -> bool:
         """Both fingers touch the cube."""
@@ -228,6 +243,11 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 d, ids.cameras[cam], self.config.image_size
             )
         return obs
+
+
+def _yaw_quat(yaw: float) -> tuple[float, float, float, float]:
+    """(w, x, y, z) quaternion of a rotation by yaw (rad) about world z."""
+    return (float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2)))
 
 
 def make_env(config: TwinConfig, *, seed: int | None = None) -> PickCubeEnv:

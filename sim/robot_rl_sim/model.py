@@ -42,7 +42,15 @@ ARM_TORQUE_LIMIT = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 # Collision-mesh colours (the visual meshes they stand in for are white links, dark hand).
 ARM_RGBA = (0.92, 0.93, 0.94, 1.0)
 HAND_RGBA = (0.18, 0.18, 0.18, 1.0)
-CUBE_HALF_SIZE = 0.02  # m
+CUBE_HALF_SIZE = 0.02  # m, default half edge of the cube (TwinConfig.cube_half_size)
+# Distractor objects of the pick-cube scene: (MuJoCo geom type, size (m), colour). Shapes and
+# colours differ from the red cube so a camera policy must find the right object; each rests on
+# the table at height size[2] (boxes: half-height; cylinders: half-length).
+DISTRACTORS: tuple[tuple[mujoco.mjtGeom, tuple[float, float, float], tuple[float, ...]], ...] = (
+    (mujoco.mjtGeom.mjGEOM_BOX, (0.015, 0.015, 0.015), (0.15, 0.35, 0.85, 1.0)),
+    (mujoco.mjtGeom.mjGEOM_CYLINDER, (0.016, 0.025, 0.0), (0.15, 0.7, 0.25, 1.0)),
+    (mujoco.mjtGeom.mjGEOM_BOX, (0.025, 0.012, 0.012), (0.9, 0.75, 0.1, 1.0)),
+)
 
 
 class GymHilMissingError(ImportError):
@@ -103,6 +111,7 @@ def build_spec(config: TwinConfig) -> mujoco.MjSpec:
                     geom.rgba = HAND_RGBA if _is_hand_body(body) else ARM_RGBA
     for sensor in list(spec.sensors):
         spec.delete(sensor)
+    _edit_cube(spec, config)
 
     joint_ranges = {j.name: np.array(j.range, dtype=np.float64) for j in spec.joints}
     for name, joint, kp, kv, limit in zip(
@@ -115,6 +124,23 @@ def build_spec(config: TwinConfig) -> mujoco.MjSpec:
         act.forcerange = np.array([-limit, limit])
         act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
     return spec
+
+
+def distractor_rest_height(index: int) -> float:
+    """Height of distractor ``index``'s centre when it rests upright on the table (m)."""
+    kind, size, _ = DISTRACTORS[index]
+    return size[1] if kind == mujoco.mjtGeom.mjGEOM_CYLINDER else size[2]
+
+
+def _edit_cube(spec: mujoco.MjSpec, config: TwinConfig) -> None:
+    """Cube edge from the config; ``config.distractors`` free objects (placed by the env)."""
+    half = config.cube_half_size
+    spec.geom("cube").size = np.array([half, half, half])
+    for i in range(config.distractors):
+        kind, size, rgba = DISTRACTORS[i]
+        body = spec.worldbody.add_body(name=f"distractor{i}", pos=[0.5, 0.0, 0.5])
+        body.add_freejoint(name=f"distractor{i}")
+        body.add_geom(type=kind, size=list(size), rgba=list(rgba), mass=0.05)
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,7 @@ class CellIds:
     left_finger_bodies: frozenset[int]
     right_finger_bodies: frozenset[int]
     cameras: dict[str, int]  # our camera name -> MjModel camera id
+    distractor_qpos: tuple[int, ...] = ()  # freejoint address of each distractor
 
 
 def cell_ids(model: mujoco.MjModel) -> CellIds:
@@ -180,6 +207,13 @@ def cell_ids(model: mujoco.MjModel) -> CellIds:
         cameras={
             ours: find(mujoco.mjtObj.mjOBJ_CAMERA, theirs) for ours, theirs in CAMERA_NAMES.items()
         },
+        distractor_qpos=tuple(
+            int(model.jnt_qposadr[j])
+            for j in range(model.njnt)
+            if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").startswith(
+                "distractor"
+            )
+        ),
     )
 
 

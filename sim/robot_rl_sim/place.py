@@ -27,7 +27,6 @@ import numpy as np
 
 from robot_rl_sim.config import TwinConfig
 from robot_rl_sim.env import PickCubeEnv
-from robot_rl_sim.model import CUBE_HALF_SIZE
 
 Task = Literal["forward", "backward"]
 TASKS: tuple[str, ...] = ("forward", "backward")
@@ -120,7 +119,7 @@ class PlaceCubeEnv(PickCubeEnv):
             centre = self.place.goal_xy("backward" if task == "forward" else "forward")
             cube_xy = centre + self.np_random.uniform(-1, 1, 2) * np.asarray(self.place.spawn_half)
         d, ids = self.data, self.ids
-        d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*cube_xy, CUBE_HALF_SIZE)
+        d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*cube_xy, self.config.cube_half_size)
         d.qvel[ids.cube_dof : ids.cube_dof + 6] = 0.0
         mujoco.mj_forward(self.model, d)
         return self._observation(), self._info(success=False)
@@ -179,6 +178,7 @@ class PlaceExpert:
         tcp, cube = np.asarray(gt["tcp_pos"]), np.asarray(gt["cube_pos"])
         xy_err = float(np.linalg.norm(cube[:2] - tcp[:2]))
         drop = np.array([*self._drop_xy, cube[2]])
+        half_size = self.env.config.cube_half_size
         p = self.phase
         if p in (PlacePhase.CARRY, PlacePhase.LOWER) and not gt["grasped"]:
             p = PlacePhase.APPROACH  # dropped it: start over
@@ -195,7 +195,7 @@ class PlaceExpert:
                 p = PlacePhase.CARRY
         if p is PlacePhase.CARRY and np.linalg.norm(tcp[:2] - drop[:2]) < XY_TOLERANCE:
             p = PlacePhase.LOWER
-        if p is PlacePhase.LOWER and tcp[2] < CUBE_HALF_SIZE + 0.006:
+        if p is PlacePhase.LOWER and tcp[2] < half_size + 0.006:
             p, self._count = PlacePhase.RELEASE, 0
         if p is PlacePhase.RELEASE:
             self._count += 1
@@ -220,11 +220,11 @@ class PlaceExpert:
             )
             gripper = 1.0
         elif p is PlacePhase.LOWER:
-            goal, gripper = np.array([*drop[:2], CUBE_HALF_SIZE + 0.002]), 1.0
+            goal, gripper = np.array([*drop[:2], half_size + 0.002]), 1.0
         elif p is PlacePhase.RELEASE:
             goal = tcp
         else:
-            goal = np.array([*tcp[:2], CUBE_HALF_SIZE + APPROACH_HEIGHT])
+            goal = np.array([*tcp[:2], half_size + APPROACH_HEIGHT])
         config = self.env.config
         action = np.zeros(config.action_dim)
         action[:3] = (goal - tcp) / config.action_scale_xyz
