@@ -98,8 +98,32 @@ def _coerce(value: Any, tp: Any, where: str, path: str) -> Any:
     raise _fail(where, path, f"expected {getattr(tp, '__name__', tp)}, got {value!r}")
 
 
+def merge_defaults(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` laid over ``defaults``: nested mappings merge key by key, other values replace."""
+    merged = dict(defaults)
+    for key, value in data.items():
+        base = merged.get(key)
+        if isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = merge_defaults(base, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "", path: str = "") -> T:
-    """Build dataclass ``cls`` from a mapping; unknown keys and bad types raise ConfigError."""
+    """Build dataclass ``cls`` from a mapping; unknown keys and bad types raise ConfigError.
+
+    A dataclass with a ``config_defaults(data) -> mapping`` classmethod gets that mapping laid
+    under ``data`` first (e.g. a run config takes its env defaults from its task).
+    """
+    defaults = getattr(cls, "config_defaults", None)
+    if callable(defaults):
+        try:
+            data = merge_defaults(defaults(data), data)
+        except ValueError as err:
+            if path:
+                raise _fail(where, path, str(err)) from err
+            raise ConfigError(f"{where}: {err}" if where else str(err)) from err
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
@@ -184,6 +208,7 @@ __all__ = [
     "config_hash",
     "from_dict",
     "load_yaml",
+    "merge_defaults",
     "save_yaml",
     "to_dict",
 ]

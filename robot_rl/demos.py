@@ -52,12 +52,13 @@ def record_demos(
     *,
     on_episode: Callable[[int, int], None] | None = None,
 ) -> EpisodeStore:
-    """Record ``config.demos.num_episodes`` successful expert episodes; returns the store.
+    """Record ``config.demos.num_episodes`` successful episodes of the task's scripted expert;
+    returns the store.
 
     Failed expert attempts are not stored (they are not demonstrations). Raises RuntimeError
     when ``max_attempts`` attempts do not give enough successes.
     """
-    from robot_rl_sim import ScriptedExpert
+    from robot_rl_sim.tasks import get_task
 
     demos = config.demos
     env = make_env(config, seed=demos.seed)
@@ -72,7 +73,9 @@ def record_demos(
             "config_hash": config_hash(config.env),
         },
     )
-    expert = ScriptedExpert(env.unwrapped, noise_std=demos.noise, seed=demos.seed)  # type: ignore[arg-type]
+    expert = get_task(config.task).make_expert(
+        env.unwrapped, noise_std=demos.noise, seed=demos.seed
+    )
     recorded = attempts = 0
     demo_code = keys.SOURCE_CODE["demo"]
     while recorded < demos.num_episodes:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from robot_rl_sim.config import TwinConfig
+from robot_rl_sim.tasks import get_task
 
 from robot_rl.agents.bc import BCConfig
 from robot_rl.agents.sac import SACConfig
-from robot_rl.config import load_yaml
+from robot_rl.config import load_yaml, to_dict
 from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.rewards.config import EnvRewardConfig
 from robot_rl.runtime.hil import HilConfig
@@ -150,8 +152,11 @@ class RunConfig:
     """Parent folder of run directories."""
     seed: int = 0
     """Seed of the run (env, networks, replay sampling)."""
-    task: Literal["pick_cube"] = "pick_cube"
-    """Twin task (the real cell's task is named by its robot config)."""
+    task: str = "pick_cube"
+    """Twin task, a key of ``robot_rl_sim.tasks.TASKS`` (pick_cube, pick_cube_hard, ...): it
+    picks the env and the scripted expert, and a config read from a mapping (YAML, ``--set``,
+    ``from_dict``) takes the defaults of ``env``, ``demos.num_episodes`` and the safety action
+    frame from it (see ``config_defaults``). The real cell's task is named by its robot config."""
     agent: Literal["sac", "bc"] = "sac"
     """Which agent to train: sac (RLPD) or bc (baseline on demos)."""
     env: TwinConfig = field(default_factory=TwinConfig)
@@ -162,7 +167,7 @@ class RunConfig:
     hil: HilConfig = field(default_factory=HilConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     """Safety layer every command passes through (limits, watchdog, e-stop); its action frame
-    (action_dim, scales, control_hz) must match env's. The defaults fit the default twin."""
+    (action_dim, scales, control_hz) must match env's. The defaults fit the task's twin."""
     reward: EnvRewardConfig = field(default_factory=EnvRewardConfig)
     """Reward model that replaces the env's reward (ground_truth: the env's own)."""
     teleop: TeleopConfig = field(default_factory=TeleopConfig)
@@ -170,6 +175,40 @@ class RunConfig:
     resets: ResetsConfig = field(default_factory=ResetsConfig)
     """Reset controller run at every episode boundary after the first (default: env reset)."""
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field."""
+        get_task(self.task)
+
+    @classmethod
+    def config_defaults(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """What a config mapping's own values are laid over: the task's env config, its demo
+        count, and a safety action frame and workspace equal to the task's env (so a task with
+        7-D actions needs no safety block of its own).
+
+        The safety defaults follow the task, not the file's ``env:`` block: a file that changes
+        the env's action frame must change ``safety`` too, and make_env says so if it does not.
+        Raises ValueError naming ``task`` for an unknown task.
+        """
+        name = data.get("task", "pick_cube")
+        if not isinstance(name, str):
+            return {}  # the field's type check names it
+        task = get_task(name)
+        twin = task.env
+        return {
+            "env": to_dict(twin),
+            "demos": {"num_episodes": task.demo_episodes},
+            "safety": {
+                "action_dim": twin.action_dim,
+                "action_scale_xyz": twin.action_scale_xyz,
+                "action_scale_rot": twin.action_scale_rot,
+                "control_hz": twin.control_hz,
+                "workspace_low": list(twin.workspace_low),
+                "workspace_high": list(twin.workspace_high),
+                "max_tilt": twin.max_tilt,
+                "max_yaw": twin.max_yaw,
+            },
+        }
 
 
 def load_run_config(path: str | Path) -> RunConfig:

@@ -64,3 +64,41 @@ def test_overrides_and_round_trip(tmp_path: Path) -> None:
     assert config_hash(again) == config_hash(config) != config_hash(RunConfig())
     with pytest.raises(ConfigError, match=r"train\.nope: unknown key"):
         load_yaml(RunConfig, src, overrides=["train.nope=1"])
+
+
+def test_task_supplies_env_demo_and_safety_defaults(tmp_path: Path) -> None:
+    from robot_rl_sim.tasks import get_task
+
+    hard = get_task("pick_cube_hard")
+    config = from_dict(RunConfig, {"task": "pick_cube_hard", "env": {"max_episode_steps": 60}})
+    assert config.env.max_episode_steps == 60  # the file's value wins
+    assert config.env.use_rotation and config.env.distractors == hard.env.distractors
+    assert config.env.cube_half_size == hard.env.cube_half_size
+    assert config.demos.num_episodes == hard.demo_episodes
+    assert config.safety.action_dim == 7 == config.env.action_dim
+    # the default task keeps the default twin and the default safety block
+    plain = from_dict(RunConfig, {})
+    assert plain.env == get_task("pick_cube").env and plain.safety == RunConfig().safety
+    # round trip through the run directory's copy: the same config and hash
+    save_yaml(config, tmp_path / "hard.yaml")
+    again = load_yaml(RunConfig, tmp_path / "hard.yaml")
+    assert again == config and config_hash(again) == config_hash(config)
+    # a task set by an override takes the task's defaults too
+    src = tmp_path / "min.yaml"
+    src.write_text("name: x\n")
+    over = load_yaml(RunConfig, src, overrides=["task=pick_cube_hard"])
+    assert over.env == hard.env
+
+
+def test_unknown_task_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("task: pick_cube_impossible\n")
+    with pytest.raises(
+        ConfigError, match=r"bad\.yaml: task: unknown task 'pick_cube_impossible' \(known: .*"
+    ) as err:
+        load_yaml(RunConfig, path)
+    assert "pick_cube_hard" in str(err.value)
+    with pytest.raises(ConfigError, match=r"task: expected a string"):
+        from_dict(RunConfig, {"task": 3})
+    with pytest.raises(ValueError, match="task: unknown task 'nope'"):
+        RunConfig(task="nope").validate()

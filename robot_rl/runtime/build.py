@@ -25,13 +25,14 @@ def configure_threads(threads: int) -> None:
 
 
 def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
-    """The env of a run (the MuJoCo twin; the real cell comes through the ROS adapter).
+    """The env of a run: the twin task ``config.task`` (the real cell comes through the ROS
+    adapter).
 
     Outermost is the safety layer (``config.safety``): every command of every source
     (policy, expert, person) passes through it, and ``info["executed_action"]`` is what it
     let through. Raises ValueError naming ``safety.<field>`` if its action frame is not env's.
     """
-    from robot_rl_sim import make_env as make_twin
+    from robot_rl_sim.tasks import get_task
 
     from robot_rl.rewards.wrapper import wrap_reward
     from robot_rl.safety.config import check_action_frame
@@ -39,7 +40,7 @@ def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
     from robot_rl.safety.wrapper import SafetyWrapper
 
     check_action_frame(config.safety, config.env)
-    env: gym.Env = make_twin(config.env, seed=seed)
+    env: gym.Env = get_task(config.task).make_env(config.env, seed=seed)
     env = wrap_reward(env, config.reward, max_episode_steps=config.env.max_episode_steps)
     return SafetyWrapper(env, SafetyLayer(config.safety))
 
