@@ -59,6 +59,14 @@ class TwinConfig:
     """Distractor objects on the table (0..3): seen by cameras, absent from the state vector."""
     distractor_clearance: float = 0.09
     """Smallest distance between the cube's and a distractor's start centre (m)."""
+    peg_clearance: float = 0.002
+    """peg_insert: hole side minus peg side (m); the clearance per side is half of it."""
+    board_xy_range: tuple[float, ...] = (0.05, 0.08)
+    """peg_insert: half-widths of the board's uniform start region around cube_xy_nominal (m)."""
+    board_yaw_range: float = 0.3
+    """peg_insert: half-width of the board's uniform start yaw (rad)."""
+    insert_depth: float = 0.015
+    """peg_insert: depth of the peg tip below the board's top face that counts as success (m)."""
     tcp_start: tuple[float, ...] = (0.45, 0.0, 0.22)
     """Nominal TCP start position, world frame (m)."""
     tcp_start_range: float = 0.02
@@ -98,6 +106,8 @@ class TwinConfig:
             "lift_height": self.lift_height,
             "cube_half_size": self.cube_half_size,
             "distractor_clearance": self.distractor_clearance,
+            "peg_clearance": self.peg_clearance,
+            "insert_depth": self.insert_depth,
             "solver_iterations": self.solver_iterations,
             "solver_ls_iterations": self.solver_ls_iterations,
             "ik_iterations": self.ik_iterations,
@@ -109,6 +119,7 @@ class TwinConfig:
             "max_tilt": self.max_tilt,
             "max_yaw": self.max_yaw,
             "cube_yaw_range": self.cube_yaw_range,
+            "board_yaw_range": self.board_yaw_range,
             "tcp_start_range": self.tcp_start_range,
             "noslip_iterations": self.noslip_iterations,
             "expert_noise_std": self.expert_noise_std,
@@ -149,11 +160,12 @@ class TwinConfig:
         for name in ("workspace_low", "workspace_high", "tcp_start"):
             if len(getattr(self, name)) != 3:
                 raise ValueError(f"{name}: expected 3 numbers (x, y, z in m)")
-        for name in ("cube_xy_nominal", "cube_xy_range"):
+        for name in ("cube_xy_nominal", "cube_xy_range", "board_xy_range"):
             if len(getattr(self, name)) != 2:
                 raise ValueError(f"{name}: expected 2 numbers (x, y in m)")
-        if any(r < 0 for r in self.cube_xy_range):
-            raise ValueError(f"cube_xy_range: half-widths must be >= 0, got {self.cube_xy_range}")
+        for name in ("cube_xy_range", "board_xy_range"):
+            if any(r < 0 for r in getattr(self, name)):
+                raise ValueError(f"{name}: half-widths must be >= 0, got {getattr(self, name)}")
         if any(lo >= hi for lo, hi in zip(self.workspace_low, self.workspace_high)):
             raise ValueError(
                 f"workspace_low: must be below workspace_high on every axis, got "

@@ -63,7 +63,7 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.config = config
         self.render_mode = render_mode
         self.metadata = {"render_modes": ["rgb_array"], "render_fps": config.control_hz}
-        self.model, self.ids = build_model(config)
+        self.model, self.ids = build_model(config, edit=self._edit_scene)
         self.data = mujoco.MjData(self.model)
         self._ik = CartesianIK(self.model, self.ids)
         self._target = TcpTarget(config)
@@ -170,6 +170,9 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         }
 
     # -- internals -----------------------------------------------------------------------
+    def _edit_scene(self, spec: mujoco.MjSpec) -> None:
+        """Add a task's own objects to the scene spec (pick-cube: none)."""
+
     def _place_distractors(self, cube_xy: np.ndarray) -> None:
         """Put each distractor at a random spot of the (widened) cube region, clear of the cube
         and of each other; one that finds no room in 50 tries is parked beside the table."""

@@ -17,6 +17,7 @@ then edited with ``mujoco.MjSpec``:
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from robot_rl_sim.config import TwinConfig
 
+SpecEdit = Callable[[mujoco.MjSpec], None]  # adds a task's objects to the scene spec
 SCENE_XML = Path(__file__).parent / "assets" / "pick_cube_scene.xml"
 ASSETS_PLACEHOLDER = "__GYM_HIL_ASSETS__"
 GYM_HIL_INSTALL = "pip install gym-hil==0.1.14 --no-deps"
@@ -78,8 +80,9 @@ def _is_hand_body(body: mujoco.MjsBody) -> bool:
     return name in ("base_mount", "base") or any(name.startswith(p) for p in ("left_", "right_"))
 
 
-def build_spec(config: TwinConfig) -> mujoco.MjSpec:
-    """Scene spec with joint-impedance actuators, gravity compensation and light meshes."""
+def build_spec(config: TwinConfig, *, edit: SpecEdit | None = None) -> mujoco.MjSpec:
+    """Scene spec with joint-impedance actuators, gravity compensation and light meshes;
+    ``edit`` adds a task's own objects (called last, before compiling)."""
     assets = gym_hil_assets()
     xml = SCENE_XML.read_text().replace(ASSETS_PLACEHOLDER, str(assets))
     spec = mujoco.MjSpec.from_string(xml)
@@ -123,6 +126,8 @@ def build_spec(config: TwinConfig) -> mujoco.MjSpec:
         act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
         act.forcerange = np.array([-limit, limit])
         act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+    if edit is not None:
+        edit(spec)
     return spec
 
 
@@ -217,9 +222,11 @@ def cell_ids(model: mujoco.MjModel) -> CellIds:
     )
 
 
-def build_model(config: TwinConfig) -> tuple[mujoco.MjModel, CellIds]:
-    """Compiled model of the cell and the ids the twin uses."""
-    model = build_spec(config).compile()
+def build_model(
+    config: TwinConfig, *, edit: SpecEdit | None = None
+) -> tuple[mujoco.MjModel, CellIds]:
+    """Compiled model of the cell (with a task's ``edit`` of the spec) and the ids it uses."""
+    model = build_spec(config, edit=edit).compile()
     size = max(config.image_size, config.render_size)
     model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), size)
     model.vis.global_.offheight = max(int(model.vis.global_.offheight), size)
