@@ -22,6 +22,8 @@ import gymnasium as gym
 from robot_rl_sim.config import TwinConfig
 from robot_rl_sim.env import make_env as make_pick_cube_env
 from robot_rl_sim.expert import ScriptedExpert
+from robot_rl_sim.peg import PegExpert
+from robot_rl_sim.peg import make_env as make_peg_env
 
 
 class Expert(Protocol):
@@ -62,6 +64,13 @@ PICK_CUBE_HARD_ENV = TwinConfig(
     distractors=3,
 )
 
+PEG_INSERT_ENV = TwinConfig(
+    use_rotation=True,  # the square peg must be turned to the board's yaw
+    action_scale_xyz=0.02,
+    max_episode_steps=100,
+    tcp_start_range=0.03,
+)
+
 TASKS: dict[str, Task] = {
     "pick_cube": Task(
         name="pick_cube",
@@ -75,6 +84,16 @@ TASKS: dict[str, Task] = {
         make_env=make_pick_cube_env,
         make_expert=ScriptedExpert,
         env=PICK_CUBE_HARD_ENV,
+    ),
+    "peg_insert": Task(
+        name="peg_insert",
+        summary=(
+            "insert a held 2 cm square peg 15 mm into a hole with 2 mm clearance on a board at "
+            "random x, y, yaw (7-D actions)"
+        ),
+        make_env=make_peg_env,
+        make_expert=PegExpert,
+        env=PEG_INSERT_ENV,
     ),
 }
 

@@ -1,0 +1,93 @@
+"""Peg insertion twin: the success rule on hand-placed states, the expert, the task entry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+import pytest
+from robot_rl_sim.peg import PegExpert, PegInsertEnv
+from robot_rl_sim.tasks import get_task
+
+pytestmark = pytest.mark.twin
+
+
+@pytest.fixture
+def peg_env() -> PegInsertEnv:
+    task = get_task("peg_insert")
+    env = task.make_env(task.env, seed=0)
+    assert isinstance(env, PegInsertEnv)
+    return env
+
+
+def _put_hole_under_tip(env: PegInsertEnv, *, depth: float, dx: float = 0.0) -> None:
+    """Move the (mocap) board so the peg tip is ``depth`` below its top face, ``dx`` off centre."""
+    tip = env.ground_truth()["peg_tip"]
+    hole = env.ground_truth()["hole_pos"]
+    env.data.mocap_pos[0] += np.array(
+        [tip[0] + dx - hole[0], tip[1] - hole[1], tip[2] + depth - hole[2]]
+    )
+    mujoco.mj_forward(env.model, env.data)
+
+
+def test_success_rule_on_hand_placed_states(peg_env: PegInsertEnv) -> None:
+    peg_env.reset(seed=0)
+    depth = peg_env.config.insert_depth
+    _put_hole_under_tip(peg_env, depth=depth + 0.001)
+    assert peg_env._success() and peg_env.ground_truth()["insertion"] == pytest.approx(
+        depth + 0.001
+    )
+    _put_hole_under_tip(peg_env, depth=depth - 0.002)
+    assert not peg_env._success()
+    # beside the hole (2 mm outside its edge) is never inserted, however low the tip
+    clear = peg_env._hole_half_side
+    _put_hole_under_tip(peg_env, depth=depth + 0.005, dx=clear + 0.002)
+    assert peg_env.ground_truth()["insertion"] == 0.0 and not peg_env._success()
+    peg_env.close()
+
+
+def test_state_carries_the_hole_and_the_start_is_randomised(peg_env: PegInsertEnv) -> None:
+    holes, yaws = [], []
+    for seed in range(5):
+        obs, info = peg_env.reset(seed=seed)
+        gt = peg_env.ground_truth()
+        np.testing.assert_allclose(obs["state"][18:21], gt["hole_pos"], atol=1e-6)
+        np.testing.assert_allclose(obs["state"][25:28], gt["hole_pos"] - gt["peg_tip"], atol=1e-6)
+        assert not info["success"] and gt["peg_tip"][2] > gt["hole_pos"][2] + 0.05
+        holes.append(gt["hole_pos"][:2])
+        yaws.append(gt["board_yaw"])
+    assert np.ptp(np.array(holes), axis=0).min() > 0.01 and np.ptp(yaws) > 0.05
+    peg_env.close()
+
+
+def test_expert_inserts_with_demo_noise(peg_env: PegInsertEnv) -> None:
+    expert = PegExpert(peg_env, noise_std=0.1, seed=0)
+    for seed in range(4):
+        peg_env.reset(seed=seed)
+        expert.reset()
+        for _ in range(peg_env.config.max_episode_steps):
+            _, reward, terminated, truncated, info = peg_env.step(expert.act())
+            if terminated or truncated:
+                break
+        assert info["success"] and reward == 1.0, (seed, info)
+        assert peg_env.ground_truth()["insertion"] >= peg_env.config.insert_depth
+    peg_env.close()
+
+
+def test_no_insertion_without_clearance() -> None:
+    """With a hole 0.1 mm wider than the peg the scripted expert cannot get in (contact is real)."""
+    task = get_task("peg_insert")
+    env = task.make_env(dataclasses.replace(task.env, peg_clearance=0.0001), seed=0)
+    expert = PegExpert(env, noise_std=0.0, seed=0)
+    env.reset(seed=0)
+    for _ in range(40):
+        _, _, terminated, _, info = env.step(expert.act())
+        if terminated:
+            break
+    assert not info["success"]
+    assert (
+        env.ground_truth()["peg_tip"][2]
+        > env.ground_truth()["hole_pos"][2] - env.config.insert_depth
+    )
+    env.close()
