@@ -14,8 +14,9 @@ from robot_rl.agents.bc import BCConfig
 from robot_rl.agents.sac import SACConfig
 from robot_rl.config import load_yaml, to_dict
 from robot_rl.dashboard.config import DashboardConfig
+from robot_rl.hil import HilConfig
 from robot_rl.rewards.config import EnvRewardConfig
-from robot_rl.runtime.hil import HilConfig
+from robot_rl.runtime.config import RuntimeConfig, TrainConfig
 from robot_rl.safety.config import SafetyConfig
 from robot_rl.teleop.device import TeleopConfig
 
@@ -38,73 +39,6 @@ class DemoConfig:
             raise ValueError("num_episodes must be >= 0")
         if self.noise < 0:
             raise ValueError("noise must be >= 0")
-
-
-@dataclass
-class TrainConfig:
-    """The actor/learner training loop."""
-
-    env_steps: int = 20_000
-    """Online env steps to collect (excluding demos and evaluation)."""
-    learning_starts: int = 100
-    """Online transitions in replay before the first update."""
-    replay_capacity: int = 200_000
-    """Online replay capacity in transitions."""
-    intervention_capacity: int = 20_000
-    """Room in the demo buffer for human interventions (HIL-SERL), in transitions."""
-    updates_per_env_step: float = 1.0
-    """Twin pacing: the actor waits when it is this ratio ahead of the learner (no effect on a real robot, where time paces)."""
-    max_steps_ahead: int = 200
-    """Twin pacing slack: env steps the actor may run ahead of the learner before it waits."""
-    weights_push_every: int = 50
-    """Learner updates between weight pushes to the actor."""
-    checkpoint_every: int = 2_000
-    """Learner updates between checkpoints."""
-    keep_checkpoints: int = 3
-    """Checkpoints kept on disk (older ones are deleted)."""
-    eval_every: int = 5_000
-    """Env steps between evaluations (0: only at the end)."""
-    eval_episodes: int = 20
-    """Episodes per evaluation (deterministic policy)."""
-    final_eval_episodes: int = 50
-    """Episodes of the final evaluation."""
-    log_every: int = 250
-    """Learner updates between metric log lines."""
-    video: bool = True
-    """Write an mp4 of final evaluation episodes into the run directory."""
-
-    def validate(self) -> None:
-        for name in ("env_steps", "replay_capacity", "weights_push_every", "checkpoint_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
-        if self.updates_per_env_step < 0:
-            raise ValueError("updates_per_env_step must be >= 0")
-
-
-@dataclass
-class RuntimeConfig:
-    """Processes, transport and threads."""
-
-    transport: Literal["zmq", "inprocess"] = "zmq"
-    """zmq: actor and learner are two processes over a socket; inprocess: one process (tests)."""
-    learner_address: str = "tcp://127.0.0.1:0"
-    """Where the learner binds (port 0 picks a free port) and the actor connects."""
-    heartbeat_interval_s: float = 0.5
-    """Seconds between heartbeats."""
-    heartbeat_timeout_s: float = 5.0
-    """A peer silent for this long is considered gone."""
-    torch_threads: int = 1
-    """Torch intra-op threads per process (actor and learner share the CPU)."""
-    device: str = "auto"
-    """Learner device: auto (CUDA when present), cpu or cuda[:N]."""
-    startup_timeout_s: float = 120.0
-    """Deadline for the learner to come up and say hello."""
-    on_learner_loss: Literal["continue", "pause"] = "continue"
-    """When the learner is silent: continue acting with the last weights, or pause between steps until it is back."""
-    max_learner_restarts: int = 10
-    """A dead learner process is restarted from its last checkpoint at most this many times."""
-    partial_episode: Literal["discard", "truncate"] = "discard"
-    """The episode running when the actor stops (budget reached, stop, Ctrl-C): discard drops it; truncate stores it with its last step marked truncated (atomically, like any episode)."""
 
 
 @dataclass

@@ -68,9 +68,9 @@ def test_every_command_that_reads_a_config_takes_set() -> None:
 
 
 def test_learner_overrides_runtime_only_and_keeps_the_runs_hash(tmp_path: Path) -> None:
+    from robot_rl.app.learner_main import learner_config
     from robot_rl.config import config_hash, load_yaml
     from robot_rl.run_config import RunConfig
-    from robot_rl.runtime.learner_main import learner_config
 
     run = tmp_path / "run"
     run.mkdir()

@@ -19,7 +19,7 @@ from robot_rl.cli.common import load_run_config
 
 def _teleop(name: str, action_dim: int) -> tuple[Any, Any]:
     """(TeleopSource, device) for a device name; raises DeviceMissingError naming it."""
-    from robot_rl.runtime.hil import TeleopSource
+    from robot_rl.hil import TeleopSource
     from robot_rl.teleop import TeleopConfig, make_device
 
     device = make_device(TeleopConfig(device=name))
@@ -37,10 +37,10 @@ def _serve(feed: Any, args: argparse.Namespace, teleop: Any) -> Any:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Act in the twin (random policy until weights) with the dashboard and a teleop device."""
+    from robot_rl.app.build import env_spec, make_env, make_policy
     from robot_rl.dashboard.state import DashboardFeed
+    from robot_rl.hil import InterventionMixer, RunControls
     from robot_rl.runtime.actor import Actor
-    from robot_rl.runtime.build import env_spec, make_env, make_policy
-    from robot_rl.runtime.hil import InterventionMixer, RunControls
     from robot_rl.runtime.transport import InProcessTransport
 
     config = load_run_config(args.config, args.set)
@@ -73,11 +73,11 @@ def record_teleop_demos(
 ) -> Any:  # fmt: skip
     """Record ``episodes`` episodes driven by a person; every step is stored intervened/human."""
     from robot_rl import keys
+    from robot_rl.app.build import env_spec, make_env
     from robot_rl.data.episode_store import EpisodeStore
     from robot_rl.runtime.actor import ActorStats
-    from robot_rl.runtime.build import env_spec, make_env
-    from robot_rl.runtime.protocol import Step
     from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
+    from robot_rl.wire.protocol import Step
 
     env = make_env(config, seed=config.demos.seed)
     spec, action_dim = env_spec(env)
@@ -117,10 +117,10 @@ def record_teleop_demos(
 def cmd_record(args: argparse.Namespace) -> int:
     """Record demonstrations with a teleop device (browser: through the dashboard)."""
     from robot_rl.dashboard.state import DashboardFeed
-    from robot_rl.runtime.hil import RunControls
+    from robot_rl.hil import RunControls
 
     config = load_run_config(args.config, args.set)
-    from robot_rl.runtime.build import env_spec, make_env
+    from robot_rl.app.build import env_spec, make_env
 
     probe = make_env(config)
     _spec, action_dim = env_spec(probe)

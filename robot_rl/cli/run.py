@@ -19,7 +19,7 @@ def cmd_demos(args: argparse.Namespace) -> int:
     """Record scripted demonstrations in the twin."""
     from tqdm import tqdm
 
-    from robot_rl.demos import record_demos
+    from robot_rl.app.demos import record_demos
 
     config = load_run_config(args.config, args.set)
     with tqdm(total=config.demos.num_episodes, desc="demos") as bar:
@@ -30,7 +30,7 @@ def cmd_demos(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train: demos, actor + learner processes, final eval."""
-    from robot_rl.runtime.launch import ResumeError, train
+    from robot_rl.app.launch import ResumeError, train
 
     if args.resume and args.run_dir:
         print("error: give --resume RUN_DIR or --run-dir, not both", file=sys.stderr)
@@ -67,9 +67,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a run's policy: success rate + mp4."""
+    from robot_rl.app.build import configure_threads, make_env, make_policy
     from robot_rl.envs.spec import spec_from_json
     from robot_rl.evaluate import evaluate
-    from robot_rl.runtime.build import configure_threads, make_env, make_policy
     from robot_rl.runtime.checkpoint import load_policy
 
     run_dir = Path(args.run_dir)
@@ -103,7 +103,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_learner(args: argparse.Namespace) -> int:
     """Run only the learner (e.g. on a GPU workstation)."""
-    from robot_rl.runtime.learner_main import serve_learner
+    from robot_rl.app.learner_main import serve_learner
 
     return serve_learner(
         Path(args.run_dir),

@@ -18,8 +18,8 @@ from robot_rl.dashboard.app import DashboardServer
 from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.dashboard.state import DashboardFeed, LabellingSink
 from robot_rl.dashboard.twin_cameras import TwinCameraStream
+from robot_rl.hil import HilConfig, InterventionMixer, RunControls, TeleopSource
 from robot_rl.resets.human import HumanReset
-from robot_rl.runtime.hil import HilConfig, InterventionMixer, RunControls, TeleopSource
 from robot_rl.safety.wrapper import safety_layer_of
 from robot_rl.teleop import TeleopConfig, TeleopDevice, make_device
 from robot_rl.teleop.browser import BrowserTeleop

@@ -20,7 +20,7 @@ from PIL import Image
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
-from robot_rl.runtime.hil import RunControls
+from robot_rl.hil import RunControls
 
 HISTORY_LEN = 2000  # episodes kept for the charts
 LABEL_KEY = "labelled_by"

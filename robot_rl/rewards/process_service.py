@@ -6,7 +6,7 @@ or a CPU model that should not compete with the actor's interpreter need a proce
 child is started with ``spawn`` (no forked torch or GL state) and builds the model itself
 from a module-level factory and its arguments (our own code and config, handed over by
 multiprocessing's spawn arguments). Observations and results cross the pipes as msgpack
-maps with arrays tagged by :func:`robot_rl.runtime.protocol.encode_array`, never pickles.
+maps with arrays tagged by :func:`robot_rl.wire.protocol.encode_array`, never pickles.
 
 In the child a reader thread empties the request pipe into a queue (so the parent's
 ``submit`` never waits on a full pipe), and the main thread scores everything queued as one
@@ -29,7 +29,7 @@ import numpy as np
 
 from robot_rl.rewards.base import RewardModel
 from robot_rl.rewards.service import RewardResult, RewardServiceError
-from robot_rl.runtime.protocol import decode_array, encode_array
+from robot_rl.wire.protocol import decode_array, encode_array
 
 ModelFactory = Callable[..., RewardModel]
 

@@ -13,7 +13,7 @@ the env owns the timing and the safety rules, so they are tested without ROS:
   the env publishes a hold command and truncates the episode (``info["stale"]`` names the
   streams).
 - Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
-  (robot_rl.runtime.hil) in the actor; this env only executes.
+  (robot_rl.hil) in the actor; this env only executes.
 - ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
   ``reset`` (which would move the arm) raises, or with ``wait_while_estopped`` waits for
   ``release_estop`` (or ``cancel``).

@@ -4,7 +4,7 @@ The actor node (ros_ws) subscribes, publishes and serves; everything else happen
 it is tested on the twin without ROS:
 
 - :class:`BridgeEnv` turns actions into commands through the core ``SafetyLayer``;
-- the core ``InterventionMixer`` (robot_rl.runtime.hil) chooses policy or person each step,
+- the core ``InterventionMixer`` (robot_rl.hil) chooses policy or person each step,
   the person being the latest message of the intervention topic (:class:`TopicHumanSource`);
 - ``RunControls`` (pause, e-stop latch, reset request, takeover) are driven by the node's
   services and topics through :meth:`CellActor.control`, the names the dashboard uses;
@@ -27,13 +27,13 @@ import numpy as np
 from robot_rl.config import config_hash, save_yaml
 from robot_rl.dashboard.state import DashboardFeed, LabellingSink
 from robot_rl.envs.spec import ObsSpec, obs_spec_from_space, spec_to_json
+from robot_rl.hil import HumanInput, InterventionMixer, RunControls
 from robot_rl.ros_compat.assembler import ObservationAssembler
 from robot_rl.ros_compat.bridge_env import BridgeEnv, LatestValue
 from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell
 from robot_rl.ros_compat.messages import Float64
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor, ActorStats
-from robot_rl.runtime.hil import HumanInput, InterventionMixer, RunControls
 from robot_rl.safety.config import SafetyConfig
 from robot_rl.safety.layer import SafetyLayer
 
@@ -143,10 +143,10 @@ class CellActor:
 
     def run(self, transport: Any, env_steps: int) -> ActorStats:
         """Write the run files, then act for ``env_steps`` steps over ``transport`` (blocks)."""
+        from robot_rl.app.build import make_policy
         from robot_rl.data.async_writer import BackgroundEpisodeWriter
         from robot_rl.data.episode_store import EpisodeStore
-        from robot_rl.runtime.build import make_policy
-        from robot_rl.runtime.protocol import Control, Hello
+        from robot_rl.wire.protocol import Control, Hello
 
         config = self.run_config
         digest = write_run_files(self.run_dir, config, self.cell)

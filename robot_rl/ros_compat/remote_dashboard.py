@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from robot_rl.dashboard.state import DashboardFeed, LabellingSink
+from robot_rl.hil import RunControls
 from robot_rl.ros_compat.image import image_to_rgb
-from robot_rl.runtime.hil import RunControls
 
 Send = Callable[[str], None]
 

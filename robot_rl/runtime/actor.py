@@ -21,9 +21,9 @@ from robot_rl import keys
 from robot_rl.data.episode import Episode
 from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.resets.scripted import ScriptedReset
-from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
 from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
 from robot_rl.safety.wrapper import safety_layer_of, safety_metrics
+from robot_rl.wire.protocol import Control, Hello, Metrics, Step, Weights
 
 PACE_STALL_S = 5.0  # s without learner progress after which pacing stops waiting
 
@@ -95,7 +95,7 @@ class Actor:
         human_reset: HumanReset | None = None,
         human_message: str = "put the scene back, then press continue",
     ) -> None:
-        """``mixer``: an InterventionMixer (robot_rl.runtime.hil) choosing policy or human per
+        """``mixer``: an InterventionMixer (robot_rl.hil) choosing policy or human per
         step; ``controls``: RunControls (pause, latched e-stop, reset) checked before every
         env step; ``on_step(next_obs, step, stats)``: called after each step (dashboard);
         ``partial_episode``: what becomes of the episode running when ``run`` stops (stop

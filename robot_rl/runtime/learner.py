@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from robot_rl.data.replay import MixedSampler, ReplayBuffer
-from robot_rl.run_config import TrainConfig
+from robot_rl.hil import InterventionRouter
 from robot_rl.runtime.checkpoint import save_checkpoint, save_policy
-from robot_rl.runtime.hil import InterventionRouter
+from robot_rl.runtime.config import TrainConfig
 from robot_rl.runtime.metrics import MetricsLogger
-from robot_rl.runtime.protocol import Control, Hello, Metrics, Step, Weights
+from robot_rl.wire.protocol import Control, Hello, Metrics, Step, Weights
 
 PROGRESS_EVERY = 10  # learner updates between progress messages (actor pacing)
 PROGRESS_RESEND_S = (

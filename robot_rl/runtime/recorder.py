@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from robot_rl.data.episode import Episode
-from robot_rl.runtime.protocol import Step
+from robot_rl.wire.protocol import Step
 
 
 class EpisodeRecorder:

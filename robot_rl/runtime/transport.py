@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 from typing import Protocol
 
 from robot_rl.runtime.heartbeat import PeerTable
-from robot_rl.runtime.protocol import (
+from robot_rl.wire.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     Heartbeat,
     Message,

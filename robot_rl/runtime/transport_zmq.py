@@ -13,8 +13,8 @@ from collections.abc import Callable, Hashable
 
 import zmq
 
-from robot_rl.runtime.protocol import DEFAULT_MAX_MESSAGE_BYTES, Message
 from robot_rl.runtime.transport import DEFAULT_HWM, Endpoint
+from robot_rl.wire.protocol import DEFAULT_MAX_MESSAGE_BYTES, Message
 
 
 def _poll_ms(wait_s: float) -> int:

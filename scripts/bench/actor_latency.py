@@ -40,14 +40,14 @@ def measure(obs_mode: str, steps: int, image_size: int) -> dict[str, float]:
     import gymnasium as gym
     import numpy as np
 
+    from robot_rl.app.build import env_spec, make_env, make_policy
     from robot_rl.config import from_dict
     from robot_rl.data.async_writer import BackgroundEpisodeWriter
     from robot_rl.data.episode_store import EpisodeStore
     from robot_rl.run_config import RunConfig
     from robot_rl.runtime.actor import Actor
-    from robot_rl.runtime.build import env_spec, make_env, make_policy
-    from robot_rl.runtime.protocol import Weights
     from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
+    from robot_rl.wire.protocol import Weights
 
     config = from_dict(RunConfig, {"env": {"obs_mode": obs_mode, "image_size": image_size}})
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from robot_rl.dashboard.app import DashboardServer
 from robot_rl.dashboard.state import DashboardFeed
-from robot_rl.runtime.hil import RunControls
+from robot_rl.hil import RunControls
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip

@@ -24,22 +24,22 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.app.build import configure_threads, env_spec, make_env, make_policy
+from robot_rl.app.demos import record_demos
+from robot_rl.app.learner_main import build_learner
 from robot_rl.config import config_hash, load_yaml, save_yaml
-from robot_rl.demos import record_demos
 from robot_rl.envs.spec import spec_to_json
 from robot_rl.evaluate import evaluate
-from robot_rl.run_config import RunConfig
-from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.build import configure_threads, env_spec, make_env, make_policy
-from robot_rl.runtime.hil import (
+from robot_rl.hil import (
     HilConfig,
     InterventionMixer,
     ScriptedIntervener,
     ScriptedIntervenerConfig,
 )
-from robot_rl.runtime.learner_main import build_learner
-from robot_rl.runtime.protocol import Control
+from robot_rl.run_config import RunConfig
+from robot_rl.runtime.actor import Actor
 from robot_rl.runtime.transport import InProcessTransport
+from robot_rl.wire.protocol import Control
 
 
 def run_arm(

@@ -41,9 +41,9 @@ def main() -> int:
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
 
+    from robot_rl.app.launch import train
     from robot_rl.config import load_yaml
     from robot_rl.run_config import RunConfig
-    from robot_rl.runtime.launch import train
     from robot_rl.runtime.metrics import read_jsonl
 
     per_seed = []

@@ -44,7 +44,7 @@ def render_twin_episodes(n: int, image_size: int, steps: int, seed: int) -> list
     """``n`` twin episodes in pixel mode (state + two cameras), driven by the noisy expert."""
     from robot_rl_sim import ScriptedExpert, TwinConfig, make_env
 
-    from robot_rl.demos import record_expert_episode
+    from robot_rl.app.demos import record_expert_episode
 
     cfg = replace(
         TwinConfig(),

@@ -17,8 +17,8 @@ from robot_rl.dashboard.app import DashboardServer
 from robot_rl.dashboard.state import DashboardFeed, LabellingSink
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import obs_spec_from_space
+from robot_rl.hil import InterventionMixer, RunControls, TeleopSource
 from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.hil import InterventionMixer, RunControls, TeleopSource
 from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.teleop import TeleopConfig
 from robot_rl.teleop.browser import BrowserTeleop

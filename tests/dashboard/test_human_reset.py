@@ -122,10 +122,10 @@ def test_ctrl_c_while_waiting_ends_the_run_cleanly(human_run: TrainRun) -> None:
 
 
 def test_nobody_continues_the_run_ends_with_its_episodes(tmp_path: Path) -> None:
+    from robot_rl.app.launch import train
     from robot_rl.config import from_dict
     from robot_rl.resets.human import HumanResetTimeout
     from robot_rl.run_config import RunConfig
-    from robot_rl.runtime.launch import train
 
     config = from_dict(
         RunConfig,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from robot_rl.app.launch import train
 from robot_rl.config import ConfigError, from_dict
 from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.dashboard.session import DashboardSession
+from robot_rl.hil import HilConfig
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.hil import HilConfig
-from robot_rl.runtime.launch import train
 from robot_rl.teleop import TeleopConfig
 from robot_rl.teleop.browser import BrowserTeleop
 

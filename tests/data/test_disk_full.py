@@ -15,13 +15,13 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 
+from robot_rl.app.build import env_spec, make_env, make_policy
 from robot_rl.config import from_dict
 from robot_rl.data.async_writer import BackgroundEpisodeWriter
 from robot_rl.data.episode_store import TMP_PREFIX, EpisodeStore, EpisodeStoreError
 from robot_rl.data.store_tools import verify_store
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.build import env_spec, make_env, make_policy
 from robot_rl.runtime.transport import InProcessTransport
 
 

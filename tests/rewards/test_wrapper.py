@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from robot_rl import keys
+from robot_rl.app.build import make_env
 from robot_rl.config import ConfigError, from_dict
 from robot_rl.rewards.wrapper import GT_REWARD, GT_SUCCESS, SUCCESS_PROB, RewardWrapper
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.build import make_env
 
 pytestmark = pytest.mark.twin
 

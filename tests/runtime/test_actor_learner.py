@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from robot_rl.app.build import env_spec, make_env, make_policy
+from robot_rl.app.launch import train
 from robot_rl.config import from_dict
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.build import env_spec, make_env, make_policy
 from robot_rl.runtime.checkpoint import list_checkpoints, load_checkpoint, load_policy
-from robot_rl.runtime.launch import train
 from robot_rl.runtime.metrics import read_jsonl
-from robot_rl.runtime.protocol import Weights
 from robot_rl.runtime.transport import InProcessTransport
+from robot_rl.wire.protocol import Weights
 
 
 def small_config(tmp_path: Path, **train: int | float | bool) -> RunConfig:

@@ -14,18 +14,18 @@ import pytest
 from robot_rl_sim import make_env as make_twin
 
 from robot_rl import keys
+from robot_rl.app.build import env_spec, make_env, make_policy
+from robot_rl.app.launch import train
+from robot_rl.app.wiring import scripted_reset
 from robot_rl.config import ConfigError, from_dict
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.build import env_spec, make_env, make_policy
-from robot_rl.runtime.launch import train
-from robot_rl.runtime.launch_wiring import scripted_reset
-from robot_rl.runtime.protocol import Control
 from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.safety.layer import SafetyLayer
 from robot_rl.safety.wrapper import SafetyWrapper
+from robot_rl.wire.protocol import Control
 
 EPISODE_STEPS = 6
 

@@ -10,11 +10,11 @@ import pytest
 from robot_rl import keys
 from robot_rl.agents.sac import SAC, SACConfig
 from robot_rl.data.replay import ReplayBuffer
+from robot_rl.hil import InterventionRouter
 from robot_rl.run_config import TrainConfig
-from robot_rl.runtime.hil import InterventionRouter
 from robot_rl.runtime.learner import Learner
-from robot_rl.runtime.protocol import Step
 from robot_rl.runtime.transport import InProcessTransport
+from robot_rl.wire.protocol import Step
 
 SPEC = {keys.STATE: ((4,), np.dtype(np.float32))}
 
@@ -66,12 +66,12 @@ def test_resume_routes_stored_interventions_back_into_the_demo_buffer(tmp_path: 
     """A resumed learner's demo buffer holds the same interventions as before the restart."""
     import json
 
+    from robot_rl.app.learner_main import build_learner
     from robot_rl.config import from_dict, save_yaml
     from robot_rl.data.episode import Episode
     from robot_rl.data.episode_store import EpisodeStore
     from robot_rl.envs.spec import spec_to_json
     from robot_rl.run_config import RunConfig
-    from robot_rl.runtime.learner_main import build_learner
 
     config = from_dict(RunConfig, {"sac": {"hidden_dims": [16, 16], "critic_ensemble_size": 2}})
     save_yaml(config, tmp_path / "config.yaml")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from robot_rl.app.build import env_spec, make_env, make_policy
+from robot_rl.app.launch import train
 from robot_rl.config import load_yaml
 from robot_rl.evaluate import evaluate
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.build import env_spec, make_env, make_policy
-from robot_rl.runtime.launch import train
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_EPISODES = 20

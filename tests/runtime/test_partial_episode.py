@@ -9,11 +9,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from robot_rl.app.build import env_spec, make_env, make_policy
 from robot_rl.config import from_dict
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.build import env_spec, make_env, make_policy
 from robot_rl.runtime.transport import InProcessTransport
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from robot_rl import keys
-from robot_rl.runtime.protocol import (
+from robot_rl.wire.protocol import (
     MAGIC,
     MESSAGE_TYPES,
     PROTOCOL_VERSION,

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import torch
 
+from robot_rl.app.launch import ResumeError, train
 from robot_rl.config import from_dict, save_yaml
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.checkpoint import list_checkpoints, save_checkpoint
-from robot_rl.runtime.launch import ResumeError, train
 from robot_rl.runtime.metrics import read_jsonl
 from robot_rl.runtime.resume import check_resumable, latest_checkpoint
 

@@ -19,7 +19,9 @@ import torch
 import zmq
 
 from robot_rl import keys
-from robot_rl.runtime.protocol import (
+from robot_rl.runtime.transport import InProcessTransport, Transport
+from robot_rl.runtime.transport_zmq import ZmqActorEndpoint, ZmqLearnerEndpoint
+from robot_rl.wire.protocol import (
     Control,
     Heartbeat,
     Hello,
@@ -29,8 +31,6 @@ from robot_rl.runtime.protocol import (
     Weights,
     encode,
 )
-from robot_rl.runtime.transport import InProcessTransport, Transport
-from robot_rl.runtime.transport_zmq import ZmqActorEndpoint, ZmqLearnerEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 HB: dict[str, Any] = {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 1.0}
@@ -38,7 +38,7 @@ HB: dict[str, Any] = {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 1.0}
 # A learner in its own process: echoes what it got and sends weights on request.
 LEARNER_SCRIPT = """
 import sys, time
-from robot_rl.runtime.protocol import Control, Metrics, Step, Weights
+from robot_rl.wire.protocol import Control, Metrics, Step, Weights
 from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
 
 ep = ZmqLearnerEndpoint(sys.argv[1], heartbeat_interval_s=0.1, heartbeat_timeout_s=1.0)

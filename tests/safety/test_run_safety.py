@@ -9,17 +9,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from robot_rl.app.build import make_env
+from robot_rl.app.launch import train
 from robot_rl.config import from_dict
 from robot_rl.data.episode import Episode
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
-from robot_rl.runtime.build import make_env
-from robot_rl.runtime.launch import train
 from robot_rl.runtime.metrics import read_jsonl
-from robot_rl.runtime.protocol import Metrics
 from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.safety.wrapper import safety_layer_of
+from robot_rl.wire.protocol import Metrics
 
 SCALE = 0.03  # m per step at |action| = 1, the twin's default action_scale_xyz
 BOX_LOW, BOX_HIGH = (0.40, -0.05, 0.15), (0.50, 0.05, 0.28)  # tight box around the TCP start

@@ -9,7 +9,7 @@ import pytest
 
 from robot_rl import keys
 from robot_rl.data.replay import ReplayBuffer
-from robot_rl.runtime.hil import (
+from robot_rl.hil import (
     HilConfig,
     HumanInput,
     InterventionMixer,
@@ -19,8 +19,8 @@ from robot_rl.runtime.hil import (
     ScriptedIntervenerConfig,
     TeleopSource,
 )
-from robot_rl.runtime.protocol import Step
 from robot_rl.teleop import TeleopConfig
+from robot_rl.wire.protocol import Step
 
 HUMAN, POLICY = keys.SOURCE_CODE["human"], keys.SOURCE_CODE["policy"]
 SPEC = {"state": ((3,), np.dtype(np.float32))}

@@ -22,7 +22,7 @@ from rclpy.node import Node
 from robot_rl.config import load_yaml
 from robot_rl.ros_compat.cell_actor import CellActor
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.build import configure_threads
+from robot_rl.app.build import configure_threads
 from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 from robot_rl_ros.ros_io import (
     clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, load_safety_config,

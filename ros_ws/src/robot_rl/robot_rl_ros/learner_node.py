@@ -1,5 +1,5 @@
 """
-Learner node: the core learner (robot_rl.runtime.learner_main) on the workstation GPU.
+Learner node: the core learner (robot_rl.app.learner_main) on the workstation GPU.
 
 Transitions come in and weights go out over the project's zmq transport (versioned msgpack
 + safetensors, never pickle), not over ROS topics. The node writes the run files
@@ -15,7 +15,7 @@ from rclpy.node import Node
 from robot_rl.config import load_yaml
 from robot_rl.ros_compat.cell_actor import write_run_files
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime import learner_main
+from robot_rl.app import learner_main
 from robot_rl_ros.ros_io import declare_cell_parameters, load_cell_config, ros_session
 
 

@@ -22,6 +22,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from robot_rl.app.build import configure_threads, env_spec, make_env, make_policy
+from robot_rl.app.supervisor import LearnerStartError, LearnerSupervisor
+from robot_rl.app.wiring import scripted_reset, set_phase, start_dashboard
 from robot_rl.config import config_hash, load_yaml, save_yaml
 from robot_rl.data.async_writer import BackgroundEpisodeWriter
 from robot_rl.data.episode_store import EpisodeStore
@@ -29,13 +32,10 @@ from robot_rl.envs.spec import spec_to_json
 from robot_rl.evaluate import evaluate
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor, ActorStats
-from robot_rl.runtime.build import configure_threads, env_spec, make_env, make_policy
 from robot_rl.runtime.checkpoint import load_policy
-from robot_rl.runtime.launch_wiring import scripted_reset, set_phase, start_dashboard
 from robot_rl.runtime.metrics import MetricsLogger
-from robot_rl.runtime.protocol import Control, Hello
 from robot_rl.runtime.resume import ResumeError, check_resumable, stored_progress
-from robot_rl.runtime.supervisor import LearnerStartError, LearnerSupervisor
+from robot_rl.wire.protocol import Control, Hello
 
 __all__ = ["LearnerStartError", "ResumeError", "final_evaluation", "make_run_dir", "train"]
 
@@ -115,7 +115,7 @@ def _train(
     started = time.monotonic()
 
     if demos is None and config.demos.num_episodes > 0:
-        from robot_rl.demos import record_demos
+        from robot_rl.app.demos import record_demos
 
         set_phase(session, "recording demos")
         demos = run_dir / "demos"
@@ -123,7 +123,7 @@ def _train(
             record_demos(config, demos, on_episode=lambda n, _a: bar.update(1))
 
     if config.agent == "bc":
-        from robot_rl.runtime.offline import train_bc
+        from robot_rl.app.offline import train_bc
 
         set_phase(session, "training (offline)")
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
@@ -179,7 +179,7 @@ def _train_online(
             heartbeat_timeout_s=rt.heartbeat_timeout_s,
         )
     else:
-        from robot_rl.runtime.learner_main import build_learner
+        from robot_rl.app.learner_main import build_learner
         from robot_rl.runtime.transport import InProcessTransport
 
         transport, learner_end = InProcessTransport.pair(

@@ -1,7 +1,7 @@
 """Checked field codecs of the wire format: arrays, observations, scalar maps, safetensors.
 
 Every decoder here builds plain data and checks it, naming the bad field in a ``ProtocolError``;
-the message classes in :mod:`robot_rl.runtime.protocol` are written with them.
+the message classes in :mod:`robot_rl.wire.protocol` are written with them.
 """
 
 from __future__ import annotations

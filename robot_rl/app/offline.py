@@ -8,11 +8,11 @@ from typing import Any
 from tqdm import tqdm
 
 from robot_rl.agents.bc import BC
+from robot_rl.app.build import make_replay
 from robot_rl.config import config_hash
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import ObsSpec
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.build import make_replay
 from robot_rl.runtime.checkpoint import save_policy
 from robot_rl.runtime.metrics import MetricsLogger
 

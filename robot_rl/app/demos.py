@@ -10,13 +10,13 @@ import gymnasium as gym
 import numpy as np
 
 from robot_rl import keys
+from robot_rl.app.build import env_spec, make_env
 from robot_rl.config import config_hash
 from robot_rl.data.episode import Episode
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.build import env_spec, make_env
-from robot_rl.runtime.protocol import Step
 from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
+from robot_rl.wire.protocol import Step
 
 
 def record_expert_episode(

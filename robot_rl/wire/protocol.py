@@ -5,7 +5,7 @@ arrays travel as tagged maps of a whitelisted dtype, a shape and raw little-endi
 bytes; weights travel as a safetensors blob. Decoding only ever builds plain data and checks
 every field, so a bad or hostile payload raises ``ProtocolError`` instead of running code (the
 SERL / LeRobot transports unpickle whatever arrives). msgpack and safetensors do the byte
-work; the field checks (robot_rl/runtime/wire_fields.py) are written by hand because they are
+work; the field checks (robot_rl/wire/fields.py) are written by hand because they are
 the contract. See docs/wire_format.md.
 """
 
@@ -19,7 +19,7 @@ import msgpack
 import numpy as np
 
 from robot_rl import keys
-from robot_rl.runtime.wire_fields import (
+from robot_rl.wire.fields import (
     MAX_CONTAINER_LEN,
     MAX_STR_BYTES,
     ProtocolError,

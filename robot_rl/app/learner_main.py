@@ -1,4 +1,4 @@
-"""Learner process entry point: ``python -m robot_rl.runtime.learner_main RUN_DIR``.
+"""Learner process entry point: ``python -m robot_rl.app.learner_main RUN_DIR``.
 
 Reads ``config.yaml`` and ``spec.json`` from the run directory, loads demonstrations,
 binds its socket, writes ``learner.json`` (its address) and serves the actor until told
@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from robot_rl.app.build import configure_threads
 from robot_rl.config import ConfigError, config_hash, load_yaml
 from robot_rl.envs.spec import spec_from_json
 from robot_rl.run_config import RunConfig
-from robot_rl.runtime.build import configure_threads
 
 
 def episode_steps(episode: Any) -> Iterator[Any]:
     """A stored episode as the Step messages that streamed it (``first_obs`` with ``t == 0``)."""
-    from robot_rl.runtime.protocol import Step
+    from robot_rl.wire.protocol import Step
 
     obs = episode.observations
     for t in range(len(episode)):
@@ -90,8 +90,8 @@ def build_learner(
     counters and RNG states come from the newest readable checkpoint (fresh networks, said
     loudly, when the run has none yet). ``overrides``: ``runtime.*`` only (learner_config).
     """
-    from robot_rl.runtime.build import make_agent, make_replay
-    from robot_rl.runtime.hil import InterventionRouter
+    from robot_rl.app.build import make_agent, make_replay
+    from robot_rl.hil import InterventionRouter
     from robot_rl.runtime.learner import Learner
     from robot_rl.runtime.metrics import MetricsLogger
     from robot_rl.runtime.resume import latest_checkpoint

@@ -29,11 +29,11 @@ def spawn_learner(
     resume: bool = False,
     bind: str | None = None,
 ) -> subprocess.Popen:
-    """Start ``robot_rl.runtime.learner_main`` without waiting for it (log: learner.log)."""
+    """Start ``robot_rl.app.learner_main`` without waiting for it (log: learner.log)."""
     cmd = [
         sys.executable,
         "-m",
-        "robot_rl.runtime.learner_main",
+        "robot_rl.app.learner_main",
         str(run_dir),
         "--parent-pid",
         str(os.getpid()),
