@@ -1,0 +1,68 @@
+"""Task suite: curve figures on hand-made curves, config lookup errors, a real short BC run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from robot_rl.suite import config_path, expert_success, run_suite, summarise
+
+
+def _curve(*points: tuple[int, float]) -> list[dict[str, float]]:
+    return [{"env_steps": float(s), "success_rate": r} for s, r in points]
+
+
+def test_summarise_curves() -> None:
+    a = _curve((1000, 0.2), (2000, 0.85), (3000, 0.7), (4000, 0.95))
+    b = _curve((1000, 0.9), (2000, 0.9), (3000, 1.0), (4000, 1.0))
+    c = _curve((1000, 0.5), (2000, 0.6), (3000, 0.8), (4000, 0.8))
+    figures = summarise([a, b, c])
+    assert figures["final_success"] == 0.95
+    assert figures["env_steps_to_80"] == 2000.0  # median of 2000, 1000, 3000
+    assert figures["env_steps_to_90"] is None  # seed c never reached 90 %
+    assert figures["min_after_80"] == 0.7  # seed a dipped after its first 80 %
+    assert summarise([_curve((0, 0.3))])["min_after_80"] is None
+    with pytest.raises(ValueError, match="curves"):
+        summarise([[]])
+
+
+def test_config_lookup_names_the_bad_method_or_task() -> None:
+    assert config_path("peg_insert", "sac").name == "peg_insert_state.yaml"
+    assert config_path("pick_cube_hard", "bc").name == "pick_cube_hard_bc.yaml"
+    with pytest.raises(ValueError, match="method: unknown method 'ppo'"):
+        config_path("peg_insert", "ppo")
+    with pytest.raises(ValueError, match="task: no config for bc on 'peg_jam'"):
+        config_path("peg_jam", "bc")
+
+
+@pytest.mark.twin
+def test_expert_success_of_the_hard_tasks() -> None:
+    assert expert_success("peg_insert", episodes=3, noise=0.1) == 1.0
+    assert expert_success("pick_cube_hard", episodes=3, noise=0.1) == 1.0
+
+
+@pytest.mark.twin
+def test_short_bc_suite_writes_curves_and_summary(tmp_path: Path) -> None:
+    summary = run_suite(
+        ["pick_cube_hard"],
+        ["bc"],
+        1,
+        out=tmp_path,
+        expert_episodes=2,
+        overrides=[
+            "demos.num_episodes=2",
+            "bc.num_updates=20",
+            "train.final_eval_episodes=2",
+            "runtime.transport=inprocess",
+        ],
+    )
+    figures = summary["tasks"]["pick_cube_hard"]["bc"]
+    assert 0.0 <= figures["final_success"] <= 1.0
+    assert summary["bc_final_max"] == figures["final_success"]
+    assert summary["expert_success_min"] == 1.0
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    (seed0,) = curves["pick_cube_hard"]["bc"]
+    assert seed0[-1]["success_rate"] == figures["final_success"]
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
