@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from robot_rl.suite import config_path, expert_success, run_suite, summarise
+from robot_rl.app.suite import config_path, expert_success, run_suite, summarise
 
 
 def _curve(*points: tuple[int, float]) -> list[dict[str, float]]:

@@ -36,7 +36,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], help="config override, repeatable")
     args = parser.parse_args()
 
-    from robot_rl.suite import run_suite
+    from robot_rl.app.suite import run_suite
 
     tasks = [t for t in args.tasks.split(",") if t]
     methods = [m for m in args.methods.split(",") if m]

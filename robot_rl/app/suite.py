@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METHOD_CONFIG = {"bc": "{task}_bc.yaml", "sac": "{task}_state.yaml"}
 
 Curve = list[dict[str, float]]
@@ -91,9 +91,9 @@ def run_one(
     task: str, method: str, seed: int, *, runs_dir: Path, overrides: Sequence[str] = ()
 ) -> Curve:
     """Train ``method`` on ``task`` with ``seed``; its eval curve (final evaluation last)."""
+    from robot_rl.app.launch import train
     from robot_rl.config import load_yaml
     from robot_rl.run_config import RunConfig
-    from robot_rl.runtime.launch import train
     from robot_rl.runtime.metrics import read_jsonl
 
     config = load_yaml(
