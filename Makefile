@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= PASSIVE
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow test-repeat lint clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+## make test-repeat: the tests that assert a learned figure, seeds 0..4 x MUJOCO_GL egl and osmesa; worst case per figure
+test-repeat: $(STAMP)
+	$(PY) scripts/test_repeat.py --seeds $(or $(SEEDS),5)
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

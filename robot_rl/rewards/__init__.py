@@ -18,6 +18,7 @@ from robot_rl.rewards.base import (
     RewardModel,
     RewardOutput,
     detection_metrics,
+    ranking_auc,
     ground_truth_batch,
     single_frame_batch,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "calibrate_threshold",
     "collect_twin_frames",
     "detection_metrics",
+    "ranking_auc",
     "ground_truth_batch",
     "label_by_outcome",
     "load_classifier",

@@ -243,3 +243,20 @@ def detection_metrics(predicted: np.ndarray, truth: np.ndarray) -> DetectionMetr
         positives=int(np.sum(true)),
         negatives=neg,
     )
+
+
+def ranking_auc(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Area under the ROC curve of (N,) scores against (N,) bool truth (ties count half).
+
+    The chance that a random positive scores above a random negative: unlike F1 or FPR at one
+    threshold, it does not move with where a small calibration split puts the threshold.
+    """
+    score = np.asarray(scores, dtype=np.float64)
+    true = np.asarray(truth, dtype=bool)
+    if score.shape != true.shape:
+        raise ValueError(f"scores shape {score.shape} != truth shape {true.shape}")
+    pos, neg = score[true], score[~true]
+    if not len(pos) or not len(neg):
+        raise ValueError("truth: ranking_auc needs at least one positive and one negative")
+    above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(above / (len(pos) * len(neg)))
