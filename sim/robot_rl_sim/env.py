@@ -52,6 +52,8 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """Franka Panda + Robotiq 2F-85 picking a 4 cm cube off a table (MuJoCo twin)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}  # noqa: RUF012 (gymnasium API)
+    EXTRA_STATE_DIM = 0
+    """Task readings appended to the state vector in every obs mode (peg_insert: the wrist F/T)."""
 
     def __init__(
         self, config: TwinConfig | None = None, *, render_mode: str | None = "rgb_array"
@@ -70,7 +72,9 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._q_cmd = HOME_Q.copy()  # (7,) rad, last joint target sent to the actuators
         self._cameras = CameraRig(self.model)  # renderers are created on first use only
         self._image_cams = config.cameras if config.obs_mode != "state" else ()
-        self._state_dim = PROPRIO_DIM + (CUBE_DIM if config.obs_mode == "state" else 0)
+        self._state_dim = (
+            PROPRIO_DIM + (CUBE_DIM if config.obs_mode == "state" else 0) + self.EXTRA_STATE_DIM
+        )
         self._steps = 0
         self._pending_seed: int | None = None  # applied by the first reset() (see make_env)
         self._vel6 = np.zeros(6)
@@ -173,6 +177,9 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def _edit_scene(self, spec: mujoco.MjSpec) -> None:
         """Add a task's own objects to the scene spec (pick-cube: none)."""
 
+    def _extra_state(self, out: np.ndarray) -> None:
+        """Fill the task's readings at the end of the state vector (pick-cube: none)."""
+
     def _place_distractors(self, cube_xy: np.ndarray) -> None:
         """Put each distractor at a random spot of the (widened) cube region, clear of the cube
         and of each other; one that finds no room in 50 tries is parked beside the table."""
@@ -236,7 +243,9 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         state[7:10] = self._vel6[3:]
         state[10] = self._gripper_opening()
         state[11:18] = d.qpos[ids.arm_qpos]
-        if self._state_dim > PROPRIO_DIM:
+        if self.EXTRA_STATE_DIM:
+            self._extra_state(state[-self.EXTRA_STATE_DIM :])
+        if self.config.obs_mode == "state":
             state[18:21] = d.xpos[ids.cube_body]
             state[21:25] = d.xquat[ids.cube_body]
             state[25:28] = state[18:21] - state[0:3]

@@ -10,7 +10,10 @@ Simplifications, stated: the peg is fixed to the gripper's base (no slip in the 
 fingers close on it and the gripper action is ignored), and the board is a mocap body (it does
 not move when pushed). The state observation keeps pick-cube's layout, with the hole in place of
 the cube: 18:21 hole centre at the board's top face (m), 21:25 board quaternion (w, x, y, z),
-25:28 hole centre minus peg tip (m).
+25:28 hole centre minus peg tip (m). Its last 6 entries, in every obs mode (proprioception, as
+on a real cell), are the wrist force/torque reading: force (N) and torque (N m) that the arm's
+flange exerts on the gripper, in the sensor's frame, tared at reset (a real cell zeroes its
+sensor with the gripper at rest) — so 28:34 from state, 18:24 in pixel modes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import mujoco
 import numpy as np
 
 from robot_rl_sim.config import TwinConfig
-from robot_rl_sim.env import PROPRIO_DIM, PickCubeEnv, _yaw_quat
+from robot_rl_sim.env import PickCubeEnv, _yaw_quat
 
 PEG_HALF_SIDE = 0.01  # m, the peg is 2 cm square
 PEG_HALF_LENGTH = 0.03  # m, 6 cm long
@@ -35,8 +38,14 @@ PEG_RGBA = (0.85, 0.55, 0.15, 1.0)
 BOARD_RGBA = (0.35, 0.3, 0.25, 1.0)
 
 
+WRENCH_DIM = 6  # force (3) + torque (3) of the wrist sensor
+SETTLE_STEPS = 100  # physics steps (0.2 s) at reset before the wrist sensor is tared
+
+
 class PegInsertEnv(PickCubeEnv):
     """Panda + Robotiq holding a 2 cm square peg above a board with a square hole (twin)."""
+
+    EXTRA_STATE_DIM = WRENCH_DIM
 
     def _edit_scene(self, spec: mujoco.MjSpec) -> None:
         """A peg fixed under the gripper base, and a mocap board of four bars around a hole."""
@@ -51,6 +60,16 @@ class PegInsertEnv(PickCubeEnv):
             mass=0.02,
         )
         base.add_site(name="peg_tip", pos=[0.0, 0.0, centre + PEG_HALF_LENGTH])
+        # Wrist F/T at the gripper's mounting face: what the flange exerts on gripper + peg.
+        base.add_site(name="wrist_ft", pos=[0.0, 0.0, 0.0])
+        for kind in ("force", "torque"):
+            spec.add_sensor(
+                name=f"wrist_{kind}",
+                type=getattr(mujoco.mjtSensor, f"mjSENS_{kind.upper()}"),
+                objtype=mujoco.mjtObj.mjOBJ_SITE,
+                objname="wrist_ft",
+            )
+        self._wrench_tare = np.zeros(WRENCH_DIM)
         board = spec.worldbody.add_body(name="board", mocap=True, pos=[0.5, 0.0, 0.0])
         hole = PEG_HALF_SIDE + self.config.peg_clearance / 2  # half side of the hole
         bar = (BOARD_HALF_SIDE - hole) / 2  # half width of each bar
@@ -85,7 +104,11 @@ class PegInsertEnv(PickCubeEnv):
         d.mocap_quat[0] = _yaw_quat(self._board_yaw)
         d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*PARKED_CUBE, c.cube_half_size)
         d.ctrl[ids.gripper_ctrl] = GRIPPER_HOLD
+        # Let the fingers close on the peg and the arm settle before taring the wrist sensor.
+        mujoco.mj_step(self.model, d, nstep=SETTLE_STEPS)
         mujoco.mj_forward(self.model, d)
+        self._wrench_tare = np.zeros(WRENCH_DIM)
+        self._wrench_tare = self._wrench()
         return self._observation(), self._info(success=False)
 
     def step(
@@ -105,9 +128,19 @@ class PegInsertEnv(PickCubeEnv):
         gt["hole_pos"] = self._hole_top()
         gt["board_yaw"] = self._board_yaw
         gt["insertion"] = self._insertion()
+        gt["wrench"] = self._wrench()
         return gt
 
     # -- internals -----------------------------------------------------------------------
+    def _wrench(self) -> np.ndarray:
+        """Tared wrist force (N) and torque (N m), sensor frame, (6,) float64."""
+        force = self.data.sensor("wrist_force").data
+        torque = self.data.sensor("wrist_torque").data
+        return np.concatenate([force, torque]) - self._wrench_tare
+
+    def _extra_state(self, out: np.ndarray) -> None:
+        out[:] = self._wrench()
+
     def _peg_tip(self) -> np.ndarray:
         return self.data.site_xpos[self._tip_site].copy()
 
@@ -137,7 +170,7 @@ class PegInsertEnv(PickCubeEnv):
     def _observation(self) -> dict[str, np.ndarray]:
         obs = super()._observation()
         state = obs["state"]
-        if state.shape[0] > PROPRIO_DIM:
+        if self.config.obs_mode == "state":
             hole = self._hole_top()
             state[18:21] = hole
             state[21:25] = _yaw_quat(self._board_yaw)

@@ -55,12 +55,15 @@ class Task:
     """Default number of demonstrations (``demos.num_episodes``)."""
 
 
+# What makes it hard for imitation is the variety of start states: a cube anywhere in a
+# 32 x 44 cm region at any yaw and a TCP start anywhere in a 16 cm cube, covered by 10 demos
+# (BC from 5 / 10 / 20 demos: 19 / 57 / 86 %, two seeds each, docs/tasks.md).
 PICK_CUBE_HARD_ENV = TwinConfig(
     use_rotation=True,
     cube_yaw_range=math.pi / 4,  # every yaw of a square cube, up to its 90 deg symmetry
-    cube_half_size=0.015,
-    cube_xy_range=(0.12, 0.18),
-    tcp_start_range=0.05,
+    cube_half_size=0.0125,
+    cube_xy_range=(0.16, 0.22),
+    tcp_start_range=0.08,
     distractors=3,
 )
 
@@ -80,10 +83,11 @@ TASKS: dict[str, Task] = {
     ),
     "pick_cube_hard": Task(
         name="pick_cube_hard",
-        summary="lift a 3 cm cube at any yaw from a wider region among distractors, 7-D actions",
+        summary="lift a 2.5 cm cube at any yaw from a wide region among distractors, 7-D actions",
         make_env=make_pick_cube_env,
         make_expert=ScriptedExpert,
         env=PICK_CUBE_HARD_ENV,
+        demo_episodes=10,
     ),
     "peg_insert": Task(
         name="peg_insert",

@@ -91,3 +91,29 @@ def test_no_insertion_without_clearance() -> None:
         > env.ground_truth()["hole_pos"][2] - env.config.insert_depth
     )
     env.close()
+
+
+def test_wrist_wrench_joins_the_state_and_feels_contact(peg_env: PegInsertEnv) -> None:
+    """The last 6 state entries are the tared wrist F/T: ~0 at reset, large when the peg presses
+    on the board beside the hole, small again in free air."""
+    obs, _ = peg_env.reset(seed=1)
+    assert obs["state"].shape == (34,)
+    np.testing.assert_allclose(obs["state"][28:], 0.0, atol=1e-6)
+    np.testing.assert_allclose(peg_env.ground_truth()["wrench"], obs["state"][28:], atol=1e-5)
+    # the board 3 cm to the side of the tip and 5 cm below it: moving down at 2 cm per step
+    # is free for two steps, then the peg presses on the board's top face
+    _put_hole_under_tip(peg_env, depth=-0.05, dx=0.03)
+    down = np.zeros(peg_env.config.action_dim, np.float32)
+    down[2] = -1.0
+    force = []
+    for _ in range(10):
+        obs, *_ = peg_env.step(down)
+        force.append(float(np.linalg.norm(obs["state"][28:31])))  # N
+    assert max(force[:2]) < 5.0 and min(force[-4:]) > 50.0, force
+    pixels_env = get_task("peg_insert").make_env(
+        dataclasses.replace(get_task("peg_insert").env, obs_mode="pixels", cameras=("front",)),
+        seed=0,
+    )
+    assert pixels_env.observation_space["state"].shape == (24,)
+    pixels_env.close()
+    peg_env.close()
