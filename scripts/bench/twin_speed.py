@@ -1,6 +1,7 @@
-"""Benchmark the pick-cube twin: env steps per second in state and pixel observation modes.
+"""Benchmark the twin: env steps per second in state and pixel observation modes.
 
-Usage: python scripts/bench/twin_speed.py [--steps N] [--image-size 128] [--cameras front wrist]
+Usage: python scripts/bench/twin_speed.py [--task pick_cube|pick_cube_hard|peg_insert] [--steps N]
+                                          [--image-size 128] [--cameras front wrist]
                                           [--policy expert|random]
 Runs single-threaded (one CPU core's worth of work). Prints human-readable lines, then one JSON
 object as the last line (keys: state_steps_per_s, pixel_steps_per_s, render_backend, ...).
@@ -20,13 +21,13 @@ import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
-from robot_rl_sim import PickCubeEnv, ScriptedExpert, TwinConfig, make_env  # noqa: E402
+from robot_rl_sim.tasks import TASKS, Task, get_task  # noqa: E402
 
 
-def run(env: PickCubeEnv, steps: int, policy: str, seed: int) -> tuple[float, int, int]:
+def run(task: Task, env: object, steps: int, policy: str, seed: int) -> tuple[float, int, int]:
     """Time ``steps`` env steps; returns (steps per s, episodes finished, successes)."""
     rng = np.random.default_rng(seed)
-    expert = ScriptedExpert(env, seed=seed)
+    expert = task.make_expert(env, seed=seed)
     env.reset(seed=seed)
     expert.reset()
     episodes = successes = 0
@@ -49,6 +50,7 @@ def run(env: PickCubeEnv, steps: int, policy: str, seed: int) -> tuple[float, in
 def main() -> None:
     """Parse arguments, run both modes, print the JSON summary last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="pick_cube", choices=sorted(TASKS))
     parser.add_argument("--steps", type=int, default=1000, help="env steps per mode")
     parser.add_argument("--image-size", type=int, default=128, help="camera height and width (px)")
     parser.add_argument(
@@ -58,9 +60,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    base = TwinConfig()
-    state_env = make_env(replace(base, obs_mode="state"))
-    state_sps, eps, succ = run(state_env, args.steps, args.policy, args.seed)
+    task = get_task(args.task)
+    base = task.env
+    state_env = task.make_env(replace(base, obs_mode="state"))
+    state_sps, eps, succ = run(task, state_env, args.steps, args.policy, args.seed)
     state_env.close()
     print(
         f"state:  {state_sps:8.1f} env steps/s  ({args.steps} steps, {eps} episodes, {succ} successes)"
@@ -69,9 +72,9 @@ def main() -> None:
     pixel_cfg = replace(
         base, obs_mode="pixels", image_size=args.image_size, cameras=tuple(args.cameras)
     )
-    pixel_env = make_env(pixel_cfg)
+    pixel_env = task.make_env(pixel_cfg)
     pixel_steps = max(1, args.steps // 2)
-    pixel_sps, eps, succ = run(pixel_env, pixel_steps, args.policy, args.seed)
+    pixel_sps, eps, succ = run(task, pixel_env, pixel_steps, args.policy, args.seed)
     pixel_env.close()
     cams = ",".join(args.cameras)
     print(
@@ -79,6 +82,7 @@ def main() -> None:
     )
 
     result = {
+        "task": args.task,
         "state_steps_per_s": round(state_sps, 1),
         "pixel_steps_per_s": round(pixel_sps, 1),
         "render_backend": os.environ.get("MUJOCO_GL", ""),
