@@ -51,6 +51,10 @@ class SACConfig:
     """Transitions per minibatch (half demos, half online when demos exist)."""
     discount: float = 0.97
     """Per-step discount factor gamma."""
+    n_step: int = 1
+    """Rewards summed per TD target: r_t + ... + gamma^(n-1) r_(t+n-1) + gamma^n Q(s_(t+n)),
+    cut at the episode's end (1: one-step SAC). Longer sums carry a sparse success back faster
+    and lean less on a bootstrap that is still wrong."""
     actor_lr: float = 3e-4
     """Adam learning rate of the actor."""
     critic_lr: float = 3e-4
@@ -86,7 +90,7 @@ class SACConfig:
             raise ValueError("critic_ensemble_size must be >= 1")
         if not 1 <= self.critic_subsample <= self.critic_ensemble_size:
             raise ValueError("critic_subsample must be in [1, critic_ensemble_size]")
-        for name in ("utd_ratio", "batch_size"):
+        for name in ("utd_ratio", "batch_size", "n_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if not 0.0 <= self.discount <= 1.0:
@@ -212,7 +216,8 @@ class SAC:
             if cfg.backup_entropy:
                 next_q = next_q - self.alpha * next_log_prob
             not_done = 1.0 - mb[keys.TERMINATED].float()
-            target = mb[keys.REWARD].float() + cfg.discount * not_done * next_q  # (B,)
+            discount = mb[keys.DISCOUNT] if keys.DISCOUNT in mb else cfg.discount  # n-step rows
+            target = mb[keys.REWARD].float() + discount * not_done * next_q  # (B,)
             if cfg.q_target_bounds is not None:
                 # No return can leave this range; clamping stops critic errors that the actor
                 # exploits from compounding through bootstrapping (seen here: Q > 1 with 0/1
@@ -223,26 +228,28 @@ class SAC:
 
     def actor_loss(
         self, features: torch.Tensor, mb: dict[str, Any] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """alpha * log pi - mean ensemble Q, on detached features (the encoder learns from the critic only).
 
         With ``bc_weight`` > 0 and demo rows in ``mb`` (``keys.IS_DEMO``), adds the squared
         distance of the policy's mean action to the demonstrated action on those rows: it keeps
         the actor near the demonstrations while the sparse-reward critic is still uninformed.
-        Returns (loss, log_prob (B,)).
+        Returns (loss, log_prob (B,), diagnostics: ``bc_mse`` on demo rows and ``q_pi`` (B,)).
         """
         detached = features.detach()
         action, log_prob = self.actor.sample(detached, self.generator)
-        q = self._critic_fn(detached, action).mean(0)
+        q = self._critic_fn(detached, action).mean(0)  # (B,)
         loss = (self.alpha.detach() * log_prob - q).mean()
-        if self.config.bc_weight > 0 and mb is not None and keys.IS_DEMO in mb:
+        stats: dict[str, torch.Tensor] = {"q_pi": q.detach()}
+        if mb is not None and keys.IS_DEMO in mb:
             is_demo = mb[keys.IS_DEMO].float()  # (B,)
             mean, _log_std = self.actor(detached)
             error = (torch.tanh(mean) - mb[keys.ACTION]).pow(2).sum(-1)  # (B,)
-            loss = loss + self.config.bc_weight * (error * is_demo).sum() / is_demo.sum().clamp_min(
-                1.0
-            )
-        return loss, log_prob
+            bc = (error * is_demo).sum() / is_demo.sum().clamp_min(1.0)
+            stats["bc_mse"] = bc.detach()
+            if self.config.bc_weight > 0:
+                loss = loss + self.config.bc_weight * bc
+        return loss, log_prob, stats
 
     def temperature_loss(self, log_prob: torch.Tensor) -> torch.Tensor:
         """Drives the policy entropy -E[log pi] toward target_entropy."""
@@ -256,7 +263,7 @@ class SAC:
         """
         minibatches = _split(batch, self.config.utd_ratio)
         critic_losses, q_means = [], []
-        features = torch.empty(0)
+        features = q = torch.empty(0)
         for mb in minibatches:
             loss, q, features = self.critic_loss(mb)
             self.critic_optimizer.zero_grad(set_to_none=True)
@@ -274,7 +281,7 @@ class SAC:
 
         self.critic.requires_grad_(False)  # the actor loss must not build critic grads
         try:
-            actor_loss, log_prob = self.actor_loss(features, minibatches[-1])
+            actor_loss, log_prob, diag = self.actor_loss(features, minibatches[-1])
         finally:
             self.critic.requires_grad_(True)
         self.actor_optimizer.zero_grad(set_to_none=True)
@@ -286,19 +293,33 @@ class SAC:
         self.temp_optimizer.step()
         self.actor_updates += 1
 
-        # One host sync for all scalars.
-        stats = torch.stack(
-            [
-                torch.stack(critic_losses).mean(),
-                actor_loss.detach(),
-                temp_loss.detach(),
-                self.alpha.detach(),
-                torch.stack(q_means).mean(),
-                -log_prob.detach().mean(),
-            ]
-        ).tolist()
+        scalars = [
+            torch.stack(critic_losses).mean(),
+            actor_loss.detach(),
+            temp_loss.detach(),
+            self.alpha.detach(),
+            torch.stack(q_means).mean(),
+            -log_prob.detach().mean(),
+        ]
         names = ["losses/critic", "losses/actor", "losses/temperature"]
         names += ["charts/temperature", "charts/q_mean", "charts/entropy"]
+        last = minibatches[-1]
+        if keys.IS_DEMO in last:
+            # Where the critic's values sit: on demo rows vs online rows (data actions), and the
+            # policy's own action vs the demonstrated one on demo rows. Q(s, pi) far above
+            # Q(s, a_demo) on demo states is the critic overrating what it has not tried.
+            is_demo = last[keys.IS_DEMO].float()
+            q_data = q.detach().mean(0)  # (B,)
+            n_demo, n_online = is_demo.sum().clamp_min(1.0), (1 - is_demo).sum().clamp_min(1.0)
+            scalars += [
+                (q_data * is_demo).sum() / n_demo,
+                (q_data * (1 - is_demo)).sum() / n_online,
+                ((diag["q_pi"] - q_data) * is_demo).sum() / n_demo,
+                diag["bc_mse"],
+            ]
+            names += ["charts/q_demo", "charts/q_online", "charts/q_pi_minus_demo"]
+            names += ["charts/bc_mse"]
+        stats = torch.stack(scalars).tolist()  # one host sync for all scalars
         values = dict(zip(names, stats))
         for name in names[:3]:
             if not math.isfinite(values[name]):

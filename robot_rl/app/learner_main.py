@@ -91,6 +91,7 @@ def build_learner(
     loudly, when the run has none yet). ``overrides``: ``runtime.*`` only (learner_config).
     """
     from robot_rl.app.build import make_agent, make_replay
+    from robot_rl.data.self_imitation import SelfImitation
     from robot_rl.hil import InterventionRouter
     from robot_rl.runtime.learner import Learner
     from robot_rl.runtime.metrics import MetricsLogger
@@ -102,8 +103,11 @@ def build_learner(
     )
     agent = make_agent(config, spec, action_dim)
     episodes = _readable_episodes(demos_path) if demos_path is not None else []
-    # HIL-SERL: interventions stream into the demo buffer too, so it needs room beyond the demos.
-    room = config.train.intervention_capacity if config.hil.hil_serl else 0
+    # HIL-SERL: interventions stream into the demo buffer too, so it needs room beyond the demos;
+    # so do successful episodes with self-imitation.
+    tr = config.train
+    room = tr.intervention_capacity if config.hil.hil_serl else 0
+    room += tr.self_imitation_capacity if tr.self_imitation else 0
     demo_buffer = make_replay(
         spec, action_dim, max(1, sum(len(e) for e in episodes) + room), seed=config.seed + 1
     )
@@ -111,16 +115,23 @@ def build_learner(
         demo_buffer.add_episode(episode)
     online = make_replay(spec, action_dim, config.train.replay_capacity, seed=config.seed + 2)
     router = InterventionRouter(demo_buffer, enabled=config.hil.hil_serl)
+    imitation = SelfImitation(demo_buffer, enabled=tr.self_imitation)
     online_steps = 0
     if resume and (run_dir / "episodes" / "zarr.json").is_file():
         for episode in _readable_episodes(run_dir / "episodes"):
             online.add_episode(episode)
             online_steps += len(episode)
-            if router.enabled and episode.intervened.any():
+            if (router.enabled and episode.intervened.any()) or imitation.enabled:
                 for step in episode_steps(episode):  # as they were routed when they streamed in
                     router.route(step)
+                    imitation.route(step)
         if router.routed:
             print(f"resume: {router.routed} intervention steps back in the demo buffer", flush=True)
+        if imitation.episodes:
+            print(
+                f"resume: {imitation.episodes} successful episodes back in the demo buffer",
+                flush=True,
+            )
     metrics = MetricsLogger(run_dir / "metrics", "learner", tensorboard_dir=run_dir / "tb")
     learner = Learner(
         agent,
@@ -131,6 +142,9 @@ def build_learner(
         batch_size=config.sac.batch_size,
         demo_fraction=config.sac.demo_fraction,  # all online while the demo buffer is empty
         router=router,
+        imitation=imitation,
+        n_step=config.sac.n_step,
+        discount=config.sac.discount,
         run_dir=run_dir,
         config_hash=digest,
         metrics=metrics,

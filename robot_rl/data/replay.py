@@ -15,6 +15,11 @@ Batch format (what ``sample`` returns and ``SAC.update`` takes)::
 
     {"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},   # images uint8 (N, H, W, 3)
      "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}
+
+With ``n_step`` > 1 a row is an n-step transition: ``reward`` is the discounted sum of up to n
+rewards of the same episode, ``next_obs`` the observation after them, ``terminated`` whether the
+episode terminated within them, and the extra field ``"discount"`` (N,) float32 is gamma ** m
+for the m <= n steps summed (fewer at the episode's end or at the newest stored step).
 """
 
 from __future__ import annotations
@@ -192,16 +197,45 @@ class ReplayBuffer:
             out = np.concatenate([out, draw[self.valid[draw]][:need]])
         return out
 
-    def gather(self, idx: np.ndarray) -> NumpyBatch:
-        """Numpy batch of the transitions at slots ``idx``."""
-        nxt = (idx + 1) % self.slots
+    def gather(self, idx: np.ndarray, *, n_step: int = 1, discount: float = 1.0) -> NumpyBatch:
+        """Numpy batch of the transitions at slots ``idx`` (n-step rows when ``n_step`` > 1)."""
+        if n_step == 1:
+            nxt = (idx + 1) % self.slots
+            reward, terminated, extra = self.rewards[idx], self.terminated[idx], {}
+        else:
+            nxt, reward, terminated, gamma_m = self._n_step(idx, n_step, discount)
+            extra = {keys.DISCOUNT: gamma_m}
         return {
             keys.OBS: {k: v[idx] for k, v in self.obs.items()},
             keys.NEXT_OBS: {k: v[nxt] for k, v in self.obs.items()},
             keys.ACTION: self.actions[idx],
-            keys.REWARD: self.rewards[idx],
-            keys.TERMINATED: self.terminated[idx],
+            keys.REWARD: reward,
+            keys.TERMINATED: terminated,
+            **extra,
         }
+
+    def _n_step(
+        self, idx: np.ndarray, n_step: int, discount: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(next slot, reward sum, terminated, gamma ** m) of n-step rows starting at ``idx``.
+
+        A row sums the rewards of the transitions at idx, idx + 1, ... while they belong to the
+        same episode: it stops after a terminated or truncated step, and before a slot that
+        starts no stored transition (the open episode's newest observation).
+        """
+        reward = np.zeros(len(idx), np.float32)
+        terminated = np.zeros(len(idx), np.float32)
+        steps = np.zeros(len(idx), np.int64)
+        alive = np.ones(len(idx), bool)
+        for j in range(n_step):
+            cur = (idx + j) % self.slots
+            reward += np.where(alive, discount**j * self.rewards[cur], 0.0).astype(np.float32)
+            terminated = np.where(alive, self.terminated[cur], terminated)
+            steps += alive
+            ended = (self.terminated[cur] > 0) | self.truncated[cur]
+            alive &= ~ended & self.valid[(cur + 1) % self.slots]
+        gamma_m = (discount**steps).astype(np.float32)
+        return (idx + steps) % self.slots, reward, terminated, gamma_m
 
     def sample(self, batch_size: int, *, device: torch.device | str = "cpu") -> dict[str, Any]:
         """Torch batch of ``batch_size`` uniformly sampled transitions on ``device``."""
@@ -217,13 +251,29 @@ class MixedSampler:
     """
 
     def __init__(
-        self, demo: ReplayBuffer, online: ReplayBuffer, demo_fraction: float = 0.5
+        self,
+        demo: ReplayBuffer,
+        online: ReplayBuffer,
+        demo_fraction: float = 0.5,
+        *,
+        n_step: int = 1,
+        discount: float = 1.0,
     ) -> None:
+        """``n_step`` > 1: rows are n-step transitions discounted by ``discount`` (gather)."""
         if not 0.0 <= demo_fraction <= 1.0:
             raise ValueError(f"demo_fraction must be in [0, 1], got {demo_fraction}")
+        if n_step < 1:
+            raise ValueError(f"n_step must be >= 1, got {n_step}")
         self.demo = demo
         self.online = online
         self.demo_fraction = demo_fraction
+        self.n_step = n_step
+        self.discount = discount
+
+    def _gather(self, buffer: ReplayBuffer, count: int) -> NumpyBatch:
+        return buffer.gather(
+            buffer.sample_indices(count), n_step=self.n_step, discount=self.discount
+        )
 
     def __len__(self) -> int:
         return len(self.demo) + len(self.online)
@@ -237,14 +287,14 @@ class MixedSampler:
             fraction = 1.0
         if fraction in (0.0, 1.0):
             source = self.demo if fraction == 1.0 else self.online
-            batch = source.gather(source.sample_indices(batch_size))
+            batch = self._gather(source, batch_size)
             batch[keys.IS_DEMO] = np.full(batch_size, fraction, np.float32)
             return to_torch(batch, device)
         # Row i is a demo row when floor((i + 1) f) > floor(i f): evenly spread, exact total.
         rows = np.arange(batch_size)
         is_demo = np.floor((rows + 1) * fraction) > np.floor(rows * fraction)
-        demo_part = self.demo.gather(self.demo.sample_indices(int(is_demo.sum())))
-        online_part = self.online.gather(self.online.sample_indices(int((~is_demo).sum())))
+        demo_part = self._gather(self.demo, int(is_demo.sum()))
+        online_part = self._gather(self.online, int((~is_demo).sum()))
         batch = _interleave(demo_part, online_part, is_demo)
         batch[keys.IS_DEMO] = is_demo.astype(np.float32)  # (B,) 1.0 = demonstration row
         return to_torch(batch, device)

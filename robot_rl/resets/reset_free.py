@@ -200,7 +200,13 @@ class ResetFreeTrainer:
                 sac=SAC(spec, dim, config.sac, device=config.device, seed=config.seed + 100 * i),
                 demos=demos,
                 online=online,
-                sampler=MixedSampler(demos, online, config.sac.demo_fraction),
+                sampler=MixedSampler(
+                    demos,
+                    online,
+                    config.sac.demo_fraction,
+                    n_step=config.sac.n_step,
+                    discount=config.sac.discount,
+                ),
                 success=models.get(task) or TwinPlaceSuccess(self.twin, task),
                 outcomes=deque(maxlen=config.window),
             )

@@ -22,6 +22,11 @@ class TrainConfig:
     """Online replay capacity in transitions."""
     intervention_capacity: int = 20_000
     """Room in the demo buffer for human interventions (HIL-SERL), in transitions."""
+    self_imitation: bool = False
+    """Copy every successful online episode into the demo buffer (robot_rl/data/self_imitation.py)."""
+    self_imitation_capacity: int = 20_000
+    """Room in the demo buffer for successful online episodes, in transitions; once it is full
+    the oldest rows (the recorded demos first) are overwritten."""
     updates_per_env_step: float = 1.0
     """Twin pacing: the actor waits when it is this ratio ahead of the learner (no effect on a real robot, where time paces)."""
     max_steps_ahead: int = 200
@@ -44,7 +49,13 @@ class TrainConfig:
     """Write an mp4 of final evaluation episodes into the run directory."""
 
     def validate(self) -> None:
-        for name in ("env_steps", "replay_capacity", "weights_push_every", "checkpoint_every"):
+        for name in (
+            "env_steps",
+            "replay_capacity",
+            "weights_push_every",
+            "checkpoint_every",
+            "self_imitation_capacity",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.updates_per_env_step < 0:

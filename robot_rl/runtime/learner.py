@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from robot_rl.data.replay import MixedSampler, ReplayBuffer
+from robot_rl.data.self_imitation import SelfImitation
 from robot_rl.hil import InterventionRouter
 from robot_rl.runtime.checkpoint import save_checkpoint, save_policy
 from robot_rl.runtime.config import TrainConfig
@@ -46,12 +47,19 @@ class Learner:
         clock: Callable[[], float] = time.monotonic,
         should_exit: Callable[[], bool] = lambda: False,
         router: InterventionRouter | None = None,
+        imitation: SelfImitation | None = None,
+        n_step: int = 1,
+        discount: float = 1.0,
     ) -> None:
+        """``n_step``/``discount``: sample n-step rows (the agent's config; 1 = one-step)."""
         self.agent = agent
         self.router = router
+        self.imitation = imitation
         self.transport = transport
         self.online = online_buffer
-        self.sampler = MixedSampler(demo_buffer, online_buffer, demo_fraction=demo_fraction)
+        self.sampler = MixedSampler(
+            demo_buffer, online_buffer, demo_fraction, n_step=n_step, discount=discount
+        )
         self.train = train
         self.batch_size = batch_size
         self.run_dir = run_dir
@@ -120,6 +128,8 @@ class Learner:
         )
         if self.router is not None:
             self.router.route(step)  # HIL-SERL: interventions also become demonstrations
+        if self.imitation is not None:
+            self.imitation.route(step)  # successful episodes too, when self-imitation is on
         self.steps_received += 1
         self._expected_t = None if (step.terminated or step.truncated) else step.t + 1
 
@@ -247,6 +257,7 @@ class Learner:
                 "charts/env_steps": float(self.steps_received),
                 "charts/dropped_steps": float(self.dropped_steps),
                 "charts/online_size": float(len(self.online)),
+                "charts/demo_size": float(len(self.sampler.demo)),
             }
         )
         return {k: float(np.asarray(v)) for k, v in values.items()}

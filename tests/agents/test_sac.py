@@ -115,7 +115,7 @@ def test_actor_loss_leaves_encoder_grads_zero() -> None:
     _, _, features = sac.critic_loss(batch)
     sac.critic_optimizer.zero_grad(set_to_none=True)
     sac.actor_optimizer.zero_grad(set_to_none=True)
-    loss, _ = sac.actor_loss(features)
+    loss, _, _ = sac.actor_loss(features)
     loss.backward()
     assert all(p.grad is None or not p.grad.any() for p in sac.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in sac.actor.parameters())

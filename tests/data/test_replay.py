@@ -157,3 +157,48 @@ def test_bytes_per_transition_counts_each_frame_once() -> None:
     buffer = ReplayBuffer(spec, 4, 5_000)
     frame_bytes = 2 * 128 * 128 * 3
     assert frame_bytes < buffer.bytes_per_transition() < 1.03 * frame_bytes + 200
+
+
+def test_n_step_rows_sum_rewards_within_their_episode() -> None:
+    """Rewards are t (0, 1, 2, ...): an n-step row from t sums gamma^j (t + j), stops after the
+    episode's last step, and at the open episode's newest observation; ring wrap included."""
+    gamma, n = 0.5, 3
+    buffer = ReplayBuffer(SPEC, 1, 40, obs_slots=23)
+    stream(buffer, 0, 6)  # terminated at t = 5
+    stream(buffer, 1, 5, truncate=True)  # truncated at t = 4
+    stream(buffer, 2, 7)  # 7 + 6 + 8 = 21 of 23 slots
+    # the open episode wraps the ring and overwrites episode 0's first transitions
+    buffer.start_episode(frame(3, 0))  # an open episode with two steps so far
+    for t in range(2):
+        buffer.add_step(np.array([0.3], np.float32), float(t), frame(3, t + 1), False, False)
+    idx = np.flatnonzero(buffer.valid)
+    batch = buffer.gather(idx, n_step=n, discount=gamma)
+    state = batch[keys.OBS]["state"]
+    nxt = batch[keys.NEXT_OBS]["state"]
+    for row, (episode, t) in enumerate(state.astype(int)):
+        end = {0: 6, 1: 5, 2: 7, 3: 2}[episode]  # steps stored (3: so far)
+        m = min(n, end - t)
+        expected = sum(gamma**j * (t + j) for j in range(m))
+        assert batch[keys.REWARD][row] == pytest.approx(expected), (episode, t)
+        assert batch[keys.DISCOUNT][row] == pytest.approx(gamma**m)
+        np.testing.assert_array_equal(nxt[row], [episode, t + m])
+        ends_here = t + m == end and episode in (0, 2)  # terminated episodes only
+        assert batch[keys.TERMINATED][row] == float(ends_here), (episode, t)
+    one = buffer.gather(idx)
+    assert keys.DISCOUNT not in one
+    np.testing.assert_array_equal(one[keys.REWARD], buffer.rewards[idx])
+
+
+def test_mixed_sampler_passes_n_step_to_both_buffers() -> None:
+    demo, online = ReplayBuffer(SPEC, 1, 50), ReplayBuffer(SPEC, 1, 50)
+    demo.add_episode(make_episode(0, 10))
+    sampler = MixedSampler(demo, online, 0.5, n_step=4, discount=0.9)
+    only_demo = sampler.sample(16)  # online empty: all demo rows
+    assert {round(float(d), 4) for d in only_demo[keys.DISCOUNT]} <= {
+        round(0.9**m, 4) for m in range(1, 5)
+    }
+    stream(online, 1, 10)
+    mixed = sampler.sample(32)
+    assert mixed[keys.DISCOUNT].shape == (32,) and mixed[keys.IS_DEMO].sum() == 16
+    with pytest.raises(ValueError, match="n_step"):
+        MixedSampler(demo, online, 0.5, n_step=0)
