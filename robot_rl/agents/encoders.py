@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,6 +51,14 @@ class EncoderConfig:
     """Random-shift augmentation in pixels (DrQ, pad + random crop); 0 disables it."""
     channels_last: bool = True
     """Run convolutions in channels-last memory format (faster on CPU and tensor cores)."""
+    normalize_state: bool = True
+    """Standardise state entries with the demonstrations' mean and std (kept in the weights);
+    a wrist force in N, a joint angle in rad and a position in m then reach the MLP on one
+    scale. Without demos the shift is 0 and the scale 1."""
+    state_std_floor: float = 0.01
+    """Smallest std used to scale a state entry (entries nearly constant in the demos)."""
+    state_clip: float = 10.0
+    """Standardised state entries are clipped to +-this (states far outside the demos)."""
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field."""
@@ -65,6 +74,10 @@ class EncoderConfig:
             raise ValueError("encoder.latent_dim must be > 0")
         if self.drq_pad < 0:
             raise ValueError("encoder.drq_pad must be >= 0")
+        if not (math.isfinite(self.state_std_floor) and self.state_std_floor > 0):
+            raise ValueError("encoder.state_std_floor must be a finite number > 0")
+        if not self.state_clip > 0:
+            raise ValueError("encoder.state_clip must be > 0")
         if self.type == "pretrained" and not self.encoder_weights_path:
             raise ValueError(
                 'encoder.encoder_weights_path is required when encoder.type is "pretrained"'
@@ -244,6 +257,31 @@ class ObservationEncoder(nn.Module):
         self.out_dim = latent + self.state_dim
         if self.out_dim == 0:
             raise ValueError("observation spec has no usable key (no state and no images)")
+        self.normalize_state = config.normalize_state
+        self.state_std_floor = config.state_std_floor
+        self.state_clip = config.state_clip
+        # (state_dim,) float32; part of the state dict, so pushed weights and policy files carry them
+        self.state_shift: torch.Tensor
+        self.state_scale: torch.Tensor
+        self.register_buffer("state_shift", torch.zeros(self.state_dim))
+        self.register_buffer("state_scale", torch.ones(self.state_dim))
+
+    def fit_state_normalizer(self, states: np.ndarray) -> None:
+        """Set the state shift/scale from (N, state_dim) rows (the demos' states, in key order).
+
+        A no-op when ``normalize_state`` is off or there are no rows.
+        """
+        if not self.normalize_state or self.state_dim == 0 or len(states) == 0:
+            return
+        rows = np.asarray(states, np.float64).reshape(len(states), -1)
+        if rows.shape[1] != self.state_dim or not np.isfinite(rows).all():
+            raise ValueError(
+                f"state normalizer: expected finite (N, {self.state_dim}) rows, got {rows.shape}"
+            )
+        std = np.maximum(rows.std(0), self.state_std_floor)
+        with torch.no_grad():
+            self.state_shift.copy_(torch.from_numpy(rows.mean(0)).float())
+            self.state_scale.copy_(torch.from_numpy(1.0 / std).float())
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs: uint8 (B, H, W, 3) images and float (B, ...) state -> (B, out_dim) float32."""
@@ -262,7 +300,12 @@ class ObservationEncoder(nn.Module):
                 fmap = self.trunk(x)
             for emb, chunk in zip(self.embeddings, fmap.chunk(len(self.image_keys), 0)):
                 parts.append(emb(chunk))
-        for k in self.state_keys:
-            v = obs[k]
-            parts.append(v.reshape(v.shape[0], -1).float())
+        if self.state_keys:
+            state = torch.cat(
+                [obs[k].reshape(obs[k].shape[0], -1).float() for k in self.state_keys], -1
+            )
+            if self.normalize_state:
+                clip = self.state_clip
+                state = ((state - self.state_shift) * self.state_scale).clamp(-clip, clip)
+            parts.append(state)
         return parts[0] if len(parts) == 1 else torch.cat(parts, -1)

@@ -216,7 +216,7 @@ class SAC:
             if cfg.backup_entropy:
                 next_q = next_q - self.alpha * next_log_prob
             not_done = 1.0 - mb[keys.TERMINATED].float()
-            discount = mb[keys.DISCOUNT] if keys.DISCOUNT in mb else cfg.discount  # n-step rows
+            discount = mb.get(keys.DISCOUNT, cfg.discount)  # n-step rows carry gamma ** m
             target = mb[keys.REWARD].float() + discount * not_done * next_q  # (B,)
             if cfg.q_target_bounds is not None:
                 # No return can leave this range; clamping stops critic errors that the actor

@@ -75,6 +75,12 @@ def make_policy(config: RunConfig, spec: ObsSpec, action_dim: int) -> Any:
     return cls(spec, action_dim, agent_config(config)).eval()
 
 
+def fit_state_normalizer(agent: Any, demos: ReplayBuffer) -> None:
+    """Standardise the agent's state inputs with the demos' statistics (encoder.normalize_state)."""
+    encoder = agent.policy.encoder
+    encoder.fit_state_normalizer(demos.state_rows(encoder.state_keys))
+
+
 def make_replay(spec: ObsSpec, action_dim: int, capacity: int, *, seed: int) -> ReplayBuffer:
     """A replay buffer for this spec."""
     return ReplayBuffer(spec, action_dim, capacity, seed=seed)

@@ -90,7 +90,7 @@ def build_learner(
     counters and RNG states come from the newest readable checkpoint (fresh networks, said
     loudly, when the run has none yet). ``overrides``: ``runtime.*`` only (learner_config).
     """
-    from robot_rl.app.build import make_agent, make_replay
+    from robot_rl.app.build import fit_state_normalizer, make_agent, make_replay
     from robot_rl.data.self_imitation import SelfImitation
     from robot_rl.hil import InterventionRouter
     from robot_rl.runtime.learner import Learner
@@ -113,6 +113,7 @@ def build_learner(
     )
     for episode in episodes:
         demo_buffer.add_episode(episode)
+    fit_state_normalizer(agent, demo_buffer)  # a resumed run gets the saved one back below
     online = make_replay(spec, action_dim, config.train.replay_capacity, seed=config.seed + 2)
     router = InterventionRouter(demo_buffer, enabled=config.hil.hil_serl)
     imitation = SelfImitation(demo_buffer, enabled=tr.self_imitation)

@@ -8,7 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from robot_rl.agents.bc import BC
-from robot_rl.app.build import make_replay
+from robot_rl.app.build import fit_state_normalizer, make_replay
 from robot_rl.config import config_hash
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import ObsSpec
@@ -38,6 +38,7 @@ def train_bc(
     for episode in episodes:
         buffer.add_episode(episode)
     agent = BC(spec, action_dim, config.bc, device=config.runtime.device, seed=config.seed)
+    fit_state_normalizer(agent, buffer)
     metrics = MetricsLogger(run_dir / "metrics", "learner", tensorboard_dir=run_dir / "tb")
     bc = config.bc
     for update in tqdm(range(1, bc.num_updates + 1), desc="bc", disable=not progress):

@@ -185,6 +185,16 @@ class ReplayBuffer:
         self._cur_slot = None
 
     # ------------------------------------------------------------------------------- reads
+    def state_rows(self, state_keys: list[str]) -> np.ndarray:
+        """(N, D) float32: the observations of all stored transitions, ``state_keys`` flattened
+        and concatenated in that order (what a state normalizer is fitted on)."""
+        rows = np.flatnonzero(self.valid)
+        if not state_keys:
+            return np.zeros((len(rows), 0), np.float32)
+        return np.concatenate(
+            [self.obs[k][rows].reshape(len(rows), -1) for k in state_keys], -1
+        ).astype(np.float32)
+
     def sample_indices(self, batch_size: int) -> np.ndarray:
         """Slots of ``batch_size`` transitions drawn uniformly with replacement."""
         if self._count == 0:

@@ -18,8 +18,8 @@ from robot_rl.rewards.base import (
     RewardModel,
     RewardOutput,
     detection_metrics,
-    ranking_auc,
     ground_truth_batch,
+    ranking_auc,
     single_frame_batch,
 )
 from robot_rl.rewards.classifier import (
@@ -75,11 +75,11 @@ __all__ = [
     "calibrate_threshold",
     "collect_twin_frames",
     "detection_metrics",
-    "ranking_auc",
     "ground_truth_batch",
     "label_by_outcome",
     "load_classifier",
     "measure_stall",
+    "ranking_auc",
     "single_frame_batch",
     "train_classifier",
 ]

@@ -249,3 +249,32 @@ def test_pretrained_encoder_needs_local_file(tmp_path) -> None:
     values = sac.update(random_batch(PIXEL_SPEC, 8, 2))
     assert np.isfinite(values["losses/critic"])
     torch.testing.assert_close(sac.encoder.trunk.conv1.weight, weights["conv1.weight"])
+
+
+def test_state_normalizer_standardises_and_travels_with_the_weights() -> None:
+    """Entries on very different scales (N, rad, m) reach the MLP standardised and clipped; the
+    shift and scale are part of the policy's weights, so the actor's copy acts the same."""
+    sac = SAC(STATE_SPEC, 2, SACConfig(hidden_dims=(16,), critic_ensemble_size=2), device="cpu")
+    rng = np.random.default_rng(0)
+    rows = rng.normal([100.0, 0.5, -2.0], [30.0, 0.05, 0.0], size=(500, 3)).astype(np.float32)
+    encoder = sac.policy.encoder
+    encoder.fit_state_normalizer(rows)
+    out = encoder({"state": torch.from_numpy(rows)}).numpy()
+    np.testing.assert_allclose(out[:, :2].mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out[:, :2].std(0), 1.0, atol=1e-3)
+    np.testing.assert_allclose(out[:, 2], 0.0, atol=1e-4)  # constant entry: floor std, centred
+    far = encoder({"state": torch.tensor([[1e6, 0.5, -2.0]])}).numpy()
+    assert far[0, 0] == encoder.state_clip
+    policy = Policy(STATE_SPEC, 2, sac.config).eval()
+    policy.load_state_dict(sac.policy_state_dict())
+    obs = {"state": rows[0]}
+    np.testing.assert_array_equal(
+        policy.act(obs, deterministic=True), sac.act(obs, deterministic=True)
+    )
+    with pytest.raises(ValueError, match="state normalizer"):
+        encoder.fit_state_normalizer(np.full((3, 3), np.nan, np.float32))
+    off = SAC(STATE_SPEC, 2, SACConfig(encoder=EncoderConfig(normalize_state=False)), device="cpu")
+    off.policy.encoder.fit_state_normalizer(rows)
+    np.testing.assert_array_equal(
+        off.policy.encoder({"state": torch.from_numpy(rows)}).numpy(), rows
+    )
