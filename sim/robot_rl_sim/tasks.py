@@ -55,13 +55,13 @@ class Task:
     """Default number of demonstrations (``demos.num_episodes``)."""
 
 
-# What makes it hard for imitation is the variety of start states: a cube anywhere in a
-# 32 x 44 cm region at any yaw and a TCP start anywhere in a 16 cm cube, covered by 10 demos
-# (BC from 5 / 10 / 20 demos: 19 / 57 / 86 %, two seeds each, docs/tasks.md).
+# What makes it hard for imitation: precision (a 2 cm cube in an 8.5 cm gripper) and the variety
+# of start states: the cube anywhere in a 32 x 44 cm region at any yaw and a TCP start anywhere in a 16 cm cube, covered by 10 demos
+# (BC success against the number of demos: docs/tasks.md).
 PICK_CUBE_HARD_ENV = TwinConfig(
     use_rotation=True,
     cube_yaw_range=math.pi / 4,  # every yaw of a square cube, up to its 90 deg symmetry
-    cube_half_size=0.0125,
+    cube_half_size=0.01,
     cube_xy_range=(0.16, 0.22),
     tcp_start_range=0.08,
     distractors=3,
@@ -83,7 +83,7 @@ TASKS: dict[str, Task] = {
     ),
     "pick_cube_hard": Task(
         name="pick_cube_hard",
-        summary="lift a 2.5 cm cube at any yaw from a wide region among distractors, 7-D actions",
+        summary="lift a 2 cm cube at any yaw from a wide region among distractors, 7-D actions",
         make_env=make_pick_cube_env,
         make_expert=ScriptedExpert,
         env=PICK_CUBE_HARD_ENV,
