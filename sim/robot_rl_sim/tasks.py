@@ -56,8 +56,8 @@ class Task:
 
 
 # What makes it hard for imitation: precision (a 2 cm cube in an 8.5 cm gripper) and the variety
-# of start states: the cube anywhere in a 32 x 44 cm region at any yaw and a TCP start anywhere in a 16 cm cube, covered by 10 demos
-# (BC success against the number of demos: docs/tasks.md).
+# of start states: the cube anywhere in a 32 x 44 cm region at any yaw and a TCP start anywhere
+# in a 16 cm cube, covered by 10 demos (BC success against the number of demos: docs/tasks.md).
 PICK_CUBE_HARD_ENV = TwinConfig(
     use_rotation=True,
     cube_yaw_range=math.pi / 4,  # every yaw of a square cube, up to its 90 deg symmetry
