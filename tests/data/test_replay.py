@@ -202,3 +202,13 @@ def test_mixed_sampler_passes_n_step_to_both_buffers() -> None:
     assert mixed[keys.DISCOUNT].shape == (32,) and mixed[keys.IS_DEMO].sum() == 16
     with pytest.raises(ValueError, match="n_step"):
         MixedSampler(demo, online, 0.5, n_step=0)
+
+
+def test_state_rows_of_an_empty_and_a_filled_buffer() -> None:
+    """An empty demo buffer gives (0, D) rows (the normaliser then stays identity)."""
+    buffer = ReplayBuffer(SPEC, 1, 64, seed=0)
+    assert buffer.state_rows(["state"]).shape == (0, 2)
+    buffer.add_episode(make_episode(3, 5))
+    rows = buffer.state_rows(["state"])
+    assert rows.shape == (5, 2) and rows.dtype == np.float32
+    assert set(rows[:, 0]) == {3.0} and sorted(rows[:, 1]) == [0, 1, 2, 3, 4]
