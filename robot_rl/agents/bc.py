@@ -16,11 +16,14 @@ import torch
 
 from robot_rl import keys
 from robot_rl.agents.encoders import EncoderConfig, random_shift
-from robot_rl.agents.networks import ActorPolicy, cpu_state_dict, make_adam, resolve_device
+from robot_rl.agents.networks import (
+    NLL_ACTION_LIMIT,
+    ActorPolicy,
+    cpu_state_dict,
+    make_adam,
+    resolve_device,
+)
 from robot_rl.envs.spec import ObsSpec
-
-# Demo actions at exactly +-1 (gripper) have infinite atanh; the NLL sees them just inside.
-_NLL_ACTION_LIMIT = 1.0 - 1e-4
 
 
 @dataclass
@@ -99,7 +102,7 @@ class BC:
         if self.config.loss == "mse":
             mean, _ = self.policy.actor(features)
             return (torch.tanh(mean) - demo_action).pow(2).sum(-1).mean()
-        clipped = demo_action.clamp(-_NLL_ACTION_LIMIT, _NLL_ACTION_LIMIT)
+        clipped = demo_action.clamp(-NLL_ACTION_LIMIT, NLL_ACTION_LIMIT)
         return -self.policy.actor.log_prob(features, clipped).mean()
 
     def update(self, batch: dict[str, Any]) -> dict[str, float]:

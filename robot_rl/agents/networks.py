@@ -22,6 +22,9 @@ from robot_rl.agents.encoders import EncoderConfig, ObservationEncoder
 from robot_rl.envs.spec import ObsSpec
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+# Demo actions at +-1 (a gripper fully closed) have no finite tanh-Gaussian likelihood; their
+# log-likelihood is taken just inside (atanh(1 - 1e-4) = 4.95).
+NLL_ACTION_LIMIT = 1.0 - 1e-4
 
 
 def resolve_device(device: torch.device | str) -> torch.device:

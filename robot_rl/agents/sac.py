@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ import torch
 from robot_rl import keys
 from robot_rl.agents.encoders import EncoderConfig, random_shift
 from robot_rl.agents.networks import (
+    NLL_ACTION_LIMIT,
     ActorPolicy,
     CriticEnsemble,
     cpu_state_dict,
@@ -73,6 +74,10 @@ class SACConfig:
     """Fraction of each batch drawn from demonstrations (RLPD symmetric sampling)."""
     bc_weight: float = 0.0
     """Weight of a behaviour-cloning term on demo rows in the actor loss (0: pure RLPD)."""
+    bc_loss: Literal["mse", "nll"] = "mse"
+    """The BC term: "mse" pulls the policy's mean action to the demo action; "nll" is the demo
+    action's negative log-likelihood, which also fits the policy's spread to the demos' (the
+    std that online exploration samples with)."""
     q_target_bounds: tuple[float, ...] | None = None
     """(low, high) clamp of the TD target: the range of returns the task can have (None: no clamp)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -104,6 +109,8 @@ class SACConfig:
             raise ValueError("demo_fraction must be in [0, 1]")
         if not self.bc_weight >= 0.0:
             raise ValueError("bc_weight must be >= 0")
+        if self.bc_loss not in ("mse", "nll"):
+            raise ValueError(f"bc_loss: expected 'mse' or 'nll', got {self.bc_loss!r}")
         bounds = self.q_target_bounds
         if bounds is not None and (len(bounds) != 2 or not bounds[0] < bounds[1]):
             raise ValueError(f"q_target_bounds must be [low, high] with low < high, got {bounds}")
@@ -245,8 +252,12 @@ class SAC:
             is_demo = mb[keys.IS_DEMO].float()  # (B,)
             mean, _log_std = self.actor(detached)
             error = (torch.tanh(mean) - mb[keys.ACTION]).pow(2).sum(-1)  # (B,)
-            bc = (error * is_demo).sum() / is_demo.sum().clamp_min(1.0)
+            n_demo = is_demo.sum().clamp_min(1.0)
+            bc = (error * is_demo).sum() / n_demo
             stats["bc_mse"] = bc.detach()
+            if self.config.bc_loss == "nll":
+                demo_action = mb[keys.ACTION].clamp(-NLL_ACTION_LIMIT, NLL_ACTION_LIMIT)
+                bc = -(self.actor.log_prob(detached, demo_action) * is_demo).sum() / n_demo
             if self.config.bc_weight > 0:
                 loss = loss + self.config.bc_weight * bc
         return loss, log_prob, stats
