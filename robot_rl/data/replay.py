@@ -192,8 +192,10 @@ class ReplayBuffer:
         if not state_keys:
             return np.zeros((len(rows), 0), np.float32)
         return np.concatenate(
-            [self.obs[k][rows].reshape(len(rows), int(np.prod(self.obs[k].shape[1:])))
-             for k in state_keys],
+            [
+                self.obs[k][rows].reshape(len(rows), int(np.prod(self.obs[k].shape[1:])))
+                for k in state_keys
+            ],
             -1,
         ).astype(np.float32)
 
