@@ -102,21 +102,60 @@ class CriticEnsemble(nn.Module):
 class TanhGaussianActor(nn.Module):
     """pi(a | features): Gaussian squashed by tanh into [-1, 1]^A."""
 
-    def __init__(self, in_dim: int, hidden_dims: Sequence[int], action_dim: int) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        hidden_dims: Sequence[int],
+        action_dim: int,
+        *,
+        residual_scale: float | None = None,
+        fixed_std: float | None = None,
+    ) -> None:
+        """``residual_scale``: the actor is a bounded residual on a base policy's pre-tanh mean
+        (mean = base + residual_scale * tanh(net)); None: the network's output is the mean.
+        ``fixed_std``: the pre-tanh std is this constant in every state instead of learned."""
         super().__init__()
         self.net = mlp(in_dim, hidden_dims, 2 * action_dim)
+        self.residual_scale = residual_scale
+        self.fixed_log_std: float | None = None
+        if fixed_std is not None:
+            if not math.exp(LOG_STD_MIN) <= fixed_std <= math.exp(LOG_STD_MAX):
+                raise ValueError(
+                    f"action_std must be in [{math.exp(LOG_STD_MIN):.4f}, "
+                    f"{math.exp(LOG_STD_MAX):.2f}], got {fixed_std}"
+                )
+            self.fixed_log_std = math.log(fixed_std)
+        if residual_scale is not None:
+            with torch.no_grad():  # start at the base policy: a near-zero residual
+                last = self.net[-1]
+                assert isinstance(last, nn.Linear)
+                last.weight[:action_dim].mul_(0.01)
+                last.bias[:action_dim].zero_()
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-std (B, A) of the pre-tanh Gaussian."""
+    def forward(
+        self, features: torch.Tensor, base: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-std (B, A) of the pre-tanh Gaussian (``base``: the base policy's
+        pre-tanh mean (B, A), required when the actor is a residual)."""
         mean, log_std = self.net(features).chunk(2, -1)
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        if self.fixed_log_std is not None:
+            log_std = torch.full_like(mean, self.fixed_log_std)
+        else:
+            log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
+        if self.residual_scale is not None:
+            if base is None:
+                raise ValueError("a residual actor needs the base policy's mean")
+            mean = base + self.residual_scale * torch.tanh(mean)
         return mean, log_std
 
     def sample(
-        self, features: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        features: torch.Tensor,
+        generator: torch.Generator | None = None,
+        base: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised action (B, A) and its log-probability (B,)."""
-        mean, log_std = self(features)
+        mean, log_std = self(features, base)
         noise = torch.randn(mean.shape, device=mean.device, generator=generator)
         u = mean + log_std.exp() * noise
         log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
@@ -124,9 +163,11 @@ class TanhGaussianActor(nn.Module):
         log_prob = log_prob - (2 * (math.log(2) - u - F.softplus(-2 * u))).sum(-1)
         return torch.tanh(u), log_prob
 
-    def log_prob(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def log_prob(
+        self, features: torch.Tensor, action: torch.Tensor, base: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """log pi(action | features) (B,) for actions strictly inside (-1, 1)."""
-        mean, log_std = self(features)
+        mean, log_std = self(features, base)
         u = torch.atanh(action)
         z = (u - mean) / log_std.exp()
         log_prob = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
@@ -154,6 +195,10 @@ class ActorPolicy(nn.Module):
         self._generator: torch.Generator | None = None
         self.always_deterministic = False  # BC with an MSE loss has no meaningful std
 
+    def mean_log_std(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pre-tanh Gaussian (B, A) for a batched observation."""
+        return self.actor(self.encoder(obs))  # type: ignore[no-any-return]
+
     def _noise_generator(self, device: torch.device) -> torch.Generator:
         if self._generator is None or self._generator.device != device:
             self._generator = torch.Generator(device=device)
@@ -174,7 +219,7 @@ class ActorPolicy(nn.Module):
                 )
             batch[key] = torch.as_tensor(np.asarray(obs[key])).unsqueeze(0).to(device)
         with torch.inference_mode():
-            mean, log_std = self.actor(self.encoder(batch))
+            mean, log_std = self.mean_log_std(batch)
             if deterministic or self.always_deterministic:
                 action = torch.tanh(mean)
             else:

@@ -77,8 +77,12 @@ def make_policy(config: RunConfig, spec: ObsSpec, action_dim: int) -> Any:
 
 def fit_state_normalizer(agent: Any, demos: ReplayBuffer) -> None:
     """Standardise the agent's state inputs with the demos' statistics (encoder.normalize_state)."""
-    encoder = agent.policy.encoder
-    encoder.fit_state_normalizer(demos.state_rows(encoder.state_keys))
+    encoders = [agent.policy.encoder]
+    base = getattr(agent.policy, "base", None)  # SAC's base policy has an encoder of its own
+    if base is not None:
+        encoders.append(base.encoder)
+    for encoder in encoders:
+        encoder.fit_state_normalizer(demos.state_rows(encoder.state_keys))
 
 
 def make_replay(spec: ObsSpec, action_dim: int, capacity: int, *, seed: int) -> ReplayBuffer:

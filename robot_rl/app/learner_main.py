@@ -160,6 +160,8 @@ def build_learner(
         # The actor counts env steps from the stored transitions; so does pacing here.
         learner.steps_received = online_steps
         print(f"resume: online replay rebuilt with {online_steps} transitions", flush=True)
+    if learner.updates == 0:
+        learner.pretrain()  # before the actor connects (it waits for learner.json)
     return learner
 
 

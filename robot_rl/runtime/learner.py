@@ -74,6 +74,7 @@ class Learner:
         self.actor_env_steps = 0  # the actor's own count, from its episode metrics
         self.stop_requested = False
         self.resumed = False  # set by restore(): push the restored weights on start
+        self.pretrained = False  # set by pretrain(): push the pre-trained weights on start
         self._expected_t: int | None = None  # next step index of the open episode, None if none
         self._last_update_metrics: dict[str, float] = {}
         self._started = clock()
@@ -96,7 +97,7 @@ class Learner:
             # A (re)connected actor missed whatever was sent before it connected (a ROUTER
             # drops messages for unknown peers): the restored weights and the update count
             # it paces on. Without them a resumed actor waited for progress it never heard.
-            if self.updates > 0 or self.resumed:
+            if self.updates > 0 or self.resumed or self.pretrained:
                 self.push_weights()
             else:
                 self._send_progress()
@@ -225,7 +226,7 @@ class Learner:
     def run(self) -> None:
         """Serve until the actor says stop (or ``should_exit`` says so)."""
         last_log = self.updates
-        if self.resumed:
+        if self.resumed or self.pretrained:
             self.push_weights()
         while not self.stop_requested and not self.should_exit():
             msg = self.transport.recv(0.0 if self.may_update() else 0.01)
@@ -247,6 +248,20 @@ class Learner:
         if self.metrics is not None:
             self.metrics.log(self.updates, self._progress_values(), step_name="updates")
             self.metrics.close()
+
+    def pretrain(self) -> None:
+        """Before the first online update and before serving: the agent's pre-training on the
+        demos (SAC's base policy, when it has one); its weights go to the actor when it
+        connects, so that the actor's first episodes already use them."""
+        pretrain = getattr(self.agent, "pretrain", None)
+        if pretrain is None or self.updates > 0 or len(self.sampler.demo) == 0:
+            return
+        device = self.agent.device
+        values = pretrain(lambda n: self.sampler.demo.sample(n, device=device))
+        if values:
+            self.pretrained = True
+            if self.metrics is not None:
+                self.metrics.log(0, values, step_name="updates")
 
     def _progress_values(self) -> dict[str, float]:
         elapsed = max(self.clock() - self._started, 1e-9)
