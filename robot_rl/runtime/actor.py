@@ -19,6 +19,7 @@ import numpy as np
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
+from robot_rl.hil import InterventionMixer, RunControls
 from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.resets.scripted import ScriptedReset
 from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
@@ -101,8 +102,8 @@ class Actor:
         clock: Callable[[], float] = time.monotonic,
         on_episode: Callable[[Episode, ActorStats], None] | None = None,
         hello: Hello | None = None,
-        mixer: Any | None = None,
-        controls: Any | None = None,
+        mixer: InterventionMixer | None = None,
+        controls: RunControls | None = None,
         on_step: Callable[[dict[str, np.ndarray], Step, ActorStats], None] | None = None,
         partial_episode: Literal["discard", "truncate"] = "discard",
         scripted_reset: ScriptedReset | None = None,
