@@ -202,6 +202,45 @@ def _start_learner(
     return _LearnerRun(transport, thread=thread)
 
 
+def _open_episode_store(
+    config: RunConfig,
+    run_dir: Path,
+    spec: Any,
+    action_dim: int,
+    digest: str,
+    *,
+    resume: bool,
+) -> EpisodeStore:
+    """The run's online episode store ``episodes/`` (continued when resuming)."""
+    store = EpisodeStore.create(
+        run_dir / "episodes",
+        obs_spec=spec,
+        action_dim=action_dim,
+        attrs={"task": config.task, "config_hash": digest},
+        exist_ok=resume,
+    )
+    if resume:  # the writer of any .tmp-* group was the killed actor: nobody is writing it
+        store.cleanup_incomplete(min_age_s=0.0)
+    return store
+
+
+def _evaluate_during_training(
+    config: RunConfig,
+    eval_env: Any,
+    policy: Any,
+    session: DashboardSession | None,
+    env_steps: int,
+) -> dict[str, float]:
+    """``train.eval_episodes`` episodes on the eval twin (the training twin waits meanwhile);
+    the success rate goes on the dashboard's chart."""
+    set_phase(session, "evaluating (the training twin waits)")
+    result = evaluate(eval_env, policy, episodes=config.train.eval_episodes, seed=config.seed)
+    if session is not None:
+        session.feed.record_eval(env_steps, result["success_rate"])
+    set_phase(session, "training")
+    return result
+
+
 def _train_online(
     config: RunConfig,
     env: Any,
@@ -220,15 +259,7 @@ def _train_online(
     digest = config_hash(config)
     policy = make_policy(config, spec, action_dim)
     episodes_done, steps_done = stored_progress(run_dir / "episodes") if resume else (0, 0)
-    episode_store = EpisodeStore.create(
-        run_dir / "episodes",
-        obs_spec=spec,
-        action_dim=action_dim,
-        attrs={"task": config.task, "config_hash": digest},
-        exist_ok=resume,
-    )
-    if resume:  # the writer of any .tmp-* group was the killed actor: nobody is writing it
-        episode_store.cleanup_incomplete(min_age_s=0.0)
+    episode_store = _open_episode_store(config, run_dir, spec, action_dim, digest, resume=resume)
     store: Any = BackgroundEpisodeWriter(episode_store)
     if session is not None:  # labels from the page land in the episode store
         store = session.attach(env, action_dim, store, episode_store)
@@ -298,13 +329,9 @@ def _train_online(
             and stats.env_steps % tr.eval_every == 0
             and stats.env_steps < tr.env_steps
         ):
-            set_phase(session, "evaluating (the training twin waits)")
             last_eval.update(
-                evaluate(eval_env, policy, episodes=tr.eval_episodes, seed=config.seed)
+                _evaluate_during_training(config, eval_env, policy, session, stats.env_steps)
             )
-            if session is not None:
-                session.feed.record_eval(stats.env_steps, last_eval["success_rate"])
-            set_phase(session, "training")
             eval_metrics.log(
                 stats.env_steps,
                 {f"eval/{k}": v for k, v in last_eval.items()},
