@@ -1,13 +1,14 @@
 """Quaternions and TCP orientation: the one place the core and the twin do rotation maths.
 
 Quaternions are (w, x, y, z), as MuJoCo orders them (ROS messages order them (x, y, z, w);
-``ros_compat.geometry`` converts at the message boundary). Angles in rad. The products,
-conversions and axis-angle maths are MuJoCo's ``mju_*`` functions; what is written here is the
-cell's convention on top of them:
+``ros_compat.geometry`` converts at the message boundary). Angles in rad. Products,
+Euler-to-quaternion and axis-angle are MuJoCo's ``mju_*`` functions; written here are the
+quaternion -> matrix -> Euler readings (MuJoCo has no matrix-to-Euler; see ``quat_to_matrix``
+for why not ``mju_quat2Mat``) and the cell's convention on top of them:
 
 - ``DOWN_QUAT``: the TCP pointing straight down, fingers closing along world y.
 - An orientation is offset from it by world-frame roll, pitch, yaw:
-  ``q = euler_to_quat(roll, pitch, yaw) * DOWN_QUAT`` (``tcp_offset_rpy`` inverts it).
+  ``tcp_quat(rpy) = euler_to_quat(roll, pitch, yaw) * DOWN_QUAT``; ``tcp_offset_rpy`` inverts it.
 - Hemisphere rule: q and -q are one rotation; the state vector keeps the sign whose dot with
   ``DOWN_QUAT`` is >= 0, so the nominal pose (w ~ 0) does not flip sign from step to step.
 
@@ -26,13 +27,6 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b of (w, x, y, z) quaternions (rotate by b, then by a)."""
     out = np.empty(4)
     mujoco.mju_mulQuat(out, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    return out
-
-
-def quat_conj(quat: np.ndarray) -> np.ndarray:
-    """Conjugate of a (w, x, y, z) quaternion: the inverse rotation of a unit quaternion."""
-    out = np.empty(4)
-    mujoco.mju_negQuat(out, np.asarray(quat, dtype=np.float64))
     return out
 
 
