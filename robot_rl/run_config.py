@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from robot_rl_sim.config import TwinConfig
@@ -12,7 +11,7 @@ from robot_rl_sim.tasks import get_task
 
 from robot_rl.agents.bc import BCConfig
 from robot_rl.agents.sac import SACConfig
-from robot_rl.config import load_yaml, to_dict
+from robot_rl.config import to_dict
 from robot_rl.dashboard.config import DashboardConfig
 from robot_rl.hil import HilConfig
 from robot_rl.rewards.config import EnvRewardConfig
@@ -143,8 +142,3 @@ class RunConfig:
                 "max_yaw": twin.max_yaw,
             },
         }
-
-
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate a run config YAML file."""
-    return load_yaml(RunConfig, path)

@@ -18,15 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from robot_rl.app.build import configure_threads, env_spec, make_env, make_policy
 from robot_rl.app.supervisor import LearnerStartError, LearnerSupervisor
-from robot_rl.app.wiring import scripted_reset, set_phase, start_dashboard
+from robot_rl.app.wiring import actor_hooks, scripted_reset, set_phase, start_dashboard
 from robot_rl.config import config_hash, load_yaml, save_yaml
 from robot_rl.data.async_writer import BackgroundEpisodeWriter
+from robot_rl.data.episode import Episode
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.spec import spec_to_json
 from robot_rl.evaluate import evaluate
@@ -36,6 +37,9 @@ from robot_rl.runtime.checkpoint import load_policy
 from robot_rl.runtime.metrics import MetricsLogger
 from robot_rl.runtime.resume import ResumeError, check_resumable, stored_progress
 from robot_rl.wire.protocol import Control, Hello
+
+if TYPE_CHECKING:  # the web stack is imported only when a run is watched
+    from robot_rl.dashboard.session import DashboardSession
 
 __all__ = ["LearnerStartError", "ResumeError", "final_evaluation", "make_run_dir", "train"]
 
@@ -104,7 +108,7 @@ def _train(
     *,
     progress: bool,
     resume: bool,
-    session: Any,
+    session: DashboardSession | None,
 ) -> dict[str, Any]:
     run_dir = run_dir or make_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +157,90 @@ def _train(
     return result
 
 
+@dataclasses.dataclass
+class _LearnerRun:
+    """The learner the actor trains with: a supervised child process (zmq) or a thread."""
+
+    transport: Any
+    """The actor's end: ZmqActorEndpoint or InProcessTransport."""
+    supervisor: LearnerSupervisor | None = None
+    thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """Ask the learner to stop, wait for it (up to 120 s), close the transport."""
+        self.transport.send(Control(command="stop"))
+        proc = self.supervisor.proc if self.supervisor else None
+        _wait_for_learner(proc, self.thread, self.transport, timeout_s=120.0)
+        self.transport.close()
+
+
+def _start_learner(
+    config: RunConfig, run_dir: Path, demos: Path | None, *, resume: bool
+) -> _LearnerRun:
+    """Start the run's learner: a child process over zmq, or a thread in this process."""
+    rt = config.runtime
+    interval_s, timeout_s = rt.heartbeat_interval_s, rt.heartbeat_timeout_s
+    if rt.transport == "zmq":
+        from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
+
+        supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
+        return _LearnerRun(
+            ZmqActorEndpoint(
+                supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s
+            ),
+            supervisor=supervisor,
+        )
+    from robot_rl.app.learner_main import build_learner
+    from robot_rl.runtime.transport import InProcessTransport
+
+    transport, learner_end = InProcessTransport.pair(
+        heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s
+    )
+    learner = build_learner(run_dir, learner_end, demos_path=demos, resume=resume)
+    thread = threading.Thread(target=learner.run, name="learner", daemon=True)  # type: ignore[attr-defined]
+    thread.start()
+    return _LearnerRun(transport, thread=thread)
+
+
+def _open_episode_store(
+    config: RunConfig,
+    run_dir: Path,
+    spec: Any,
+    action_dim: int,
+    digest: str,
+    *,
+    resume: bool,
+) -> EpisodeStore:
+    """The run's online episode store ``episodes/`` (continued when resuming)."""
+    store = EpisodeStore.create(
+        run_dir / "episodes",
+        obs_spec=spec,
+        action_dim=action_dim,
+        attrs={"task": config.task, "config_hash": digest},
+        exist_ok=resume,
+    )
+    if resume:  # the writer of any .tmp-* group was the killed actor: nobody is writing it
+        store.cleanup_incomplete(min_age_s=0.0)
+    return store
+
+
+def _evaluate_during_training(
+    config: RunConfig,
+    eval_env: Any,
+    policy: Any,
+    session: DashboardSession | None,
+    env_steps: int,
+) -> dict[str, float]:
+    """``train.eval_episodes`` episodes on the eval twin (the training twin waits meanwhile);
+    the success rate goes on the dashboard's chart."""
+    set_phase(session, "evaluating (the training twin waits)")
+    result = evaluate(eval_env, policy, episodes=config.train.eval_episodes, seed=config.seed)
+    if session is not None:
+        session.feed.record_eval(env_steps, result["success_rate"])
+    set_phase(session, "training")
+    return result
+
+
 def _train_online(
     config: RunConfig,
     env: Any,
@@ -163,52 +251,24 @@ def _train_online(
     *,
     progress: bool,
     resume: bool = False,
-    session: Any = None,
+    session: DashboardSession | None = None,
 ) -> tuple[Any, ActorStats]:
-    rt = config.runtime
+    rt, tr = config.runtime, config.train
     set_phase(session, "starting the learner")
-    learner_thread: threading.Thread | None = None
-    supervisor: LearnerSupervisor | None = None
-    if rt.transport == "zmq":
-        from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
-
-        supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
-        transport: Any = ZmqActorEndpoint(
-            supervisor.address,
-            heartbeat_interval_s=rt.heartbeat_interval_s,
-            heartbeat_timeout_s=rt.heartbeat_timeout_s,
-        )
-    else:
-        from robot_rl.app.learner_main import build_learner
-        from robot_rl.runtime.transport import InProcessTransport
-
-        transport, learner_end = InProcessTransport.pair(
-            heartbeat_interval_s=rt.heartbeat_interval_s, heartbeat_timeout_s=rt.heartbeat_timeout_s
-        )
-        learner = build_learner(run_dir, learner_end, demos_path=demos, resume=resume)
-        learner_thread = threading.Thread(target=learner.run, name="learner", daemon=True)  # type: ignore[attr-defined]
-        learner_thread.start()
-
+    learner = _start_learner(config, run_dir, demos, resume=resume)
     digest = config_hash(config)
     policy = make_policy(config, spec, action_dim)
     episodes_done, steps_done = stored_progress(run_dir / "episodes") if resume else (0, 0)
-    episode_store = EpisodeStore.create(
-        run_dir / "episodes",
-        obs_spec=spec,
-        action_dim=action_dim,
-        attrs={"task": config.task, "config_hash": digest},
-        exist_ok=resume,
-    )
-    if resume:  # the writer of any .tmp-* group was the killed actor: nobody is writing it
-        episode_store.cleanup_incomplete(min_age_s=0.0)
+    episode_store = _open_episode_store(config, run_dir, spec, action_dim, digest, resume=resume)
     store: Any = BackgroundEpisodeWriter(episode_store)
     if session is not None:  # labels from the page land in the episode store
         store = session.attach(env, action_dim, store, episode_store)
+    hooks = actor_hooks(session)
     actor_metrics = MetricsLogger(run_dir / "metrics", "actor", tensorboard_dir=run_dir / "tb")
     eval_metrics = MetricsLogger(run_dir / "metrics", "eval", tensorboard_dir=run_dir / "tb")
     hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest)
 
-    def on_episode(ep: Any, st: ActorStats) -> None:
+    def on_episode(ep: Episode, st: ActorStats) -> None:
         actor_metrics.log(
             st.env_steps,
             {
@@ -223,12 +283,11 @@ def _train_online(
         if session is not None:
             session.on_episode(ep, st)
 
-    transport.send(hello)
-    tr = config.train
+    learner.transport.send(hello)
     actor = Actor(
         env,
         policy,
-        transport,
+        learner.transport,
         config_hash=digest,
         # Resumed: episode k of the run keeps its reset seed, seed + k.
         seed=config.seed + episodes_done,
@@ -239,15 +298,15 @@ def _train_online(
         hello=hello,
         partial_episode=rt.partial_episode,
         on_episode=on_episode,
-        mixer=session.mixer if session is not None else None,
-        controls=session.controls if session is not None else None,
-        on_step=session.on_step if session is not None else None,
+        mixer=hooks.mixer,
+        controls=hooks.controls,
+        on_step=hooks.on_step,
         scripted_reset=scripted_reset(config),
-        human_reset=session.human_reset if session is not None else None,
+        human_reset=hooks.human_reset,
         human_message=config.resets.human_message,
     )
-    if session is not None and actor.safety is not None:  # the layer latches too
-        session.controls.link_estop(actor.safety.estop, actor.safety.release)
+    if hooks.controls is not None and actor.safety is not None:  # the layer latches too
+        hooks.controls.link_estop(actor.safety.estop, actor.safety.release)
     actor.stats.env_steps, actor.stats.episodes = steps_done, episodes_done
     policy_path = run_dir / "policy.safetensors"
     if resume and policy_path.exists():
@@ -263,20 +322,16 @@ def _train_online(
         bar.update(1)
         if session is not None:
             session.pace()
-        if supervisor is not None:
-            _supervise(supervisor, actor, pause=rt.on_learner_loss == "pause")
+        if learner.supervisor is not None:
+            _supervise(learner.supervisor, actor, pause=rt.on_learner_loss == "pause")
         if (
             tr.eval_every
             and stats.env_steps % tr.eval_every == 0
             and stats.env_steps < tr.env_steps
         ):
-            set_phase(session, "evaluating (the training twin waits)")
             last_eval.update(
-                evaluate(eval_env, policy, episodes=tr.eval_episodes, seed=config.seed)
+                _evaluate_during_training(config, eval_env, policy, session, stats.env_steps)
             )
-            if session is not None:
-                session.feed.record_eval(stats.env_steps, last_eval["success_rate"])
-            set_phase(session, "training")
             eval_metrics.log(
                 stats.env_steps,
                 {f"eval/{k}": v for k, v in last_eval.items()},
@@ -299,11 +354,7 @@ def _train_online(
     finally:
         bar.close()
         store.close()
-        transport.send(Control(command="stop"))
-        _wait_for_learner(
-            supervisor.proc if supervisor else None, learner_thread, transport, timeout_s=120.0
-        )
-        transport.close()
+        learner.stop()
         actor_metrics.close()
         eval_metrics.close()
         eval_env.close()

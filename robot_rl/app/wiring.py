@@ -7,15 +7,51 @@ the scripted reset controller (``resets.mode: scripted``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from robot_rl.config import ConfigError
+from robot_rl.hil import InterventionMixer, RunControls
 from robot_rl.resets.human import HumanReset
 from robot_rl.resets.scripted import ScriptedReset, ScriptedResetConfig
 from robot_rl.run_config import RunConfig
+from robot_rl.runtime.actor import ActorStats
+from robot_rl.wire.protocol import Step
+
+if TYPE_CHECKING:  # the web stack is imported only when a run is watched
+    from robot_rl.dashboard.session import DashboardSession
 
 
-def start_dashboard(config: RunConfig) -> Any:
+@dataclass(frozen=True)
+class ActorHooks:
+    """What a watched run plugs into its Actor; all None (``ActorHooks()``): nobody watches."""
+
+    mixer: InterventionMixer | None = None
+    """Chooses policy or person each step (teleop, take over)."""
+    controls: RunControls | None = None
+    """Pause, latched e-stop and reset, checked before every env step."""
+    on_step: Callable[[dict[str, np.ndarray], Step, ActorStats], None] | None = None
+    """After each step: the live feed and the twin's cameras."""
+    human_reset: HumanReset | None = None
+    """A person puts the scene back and presses continue (``resets.mode: human``)."""
+
+
+def actor_hooks(session: DashboardSession | None) -> ActorHooks:
+    """The hooks of ``session`` (attached to the env already); none without a dashboard."""
+    if session is None:
+        return ActorHooks()
+    return ActorHooks(
+        mixer=session.mixer,
+        controls=session.controls,
+        on_step=session.on_step,
+        human_reset=session.human_reset,
+    )
+
+
+def start_dashboard(config: RunConfig) -> DashboardSession | None:
     """The run's DashboardSession, serving, its URL printed; None when the dashboard is off."""
     if not config.dashboard.enabled:
         if config.resets.mode == "human":
@@ -42,7 +78,7 @@ def start_dashboard(config: RunConfig) -> Any:
     return session
 
 
-def set_phase(session: Any, phase: str) -> None:
+def set_phase(session: DashboardSession | None, phase: str) -> None:
     """Show ``phase`` on the dashboard's status line; nothing when there is no dashboard."""
     if session is not None:
         session.feed.phase = phase

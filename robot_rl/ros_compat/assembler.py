@@ -21,9 +21,9 @@ import gymnasium as gym
 import numpy as np
 
 from robot_rl import keys
+from robot_rl.geometry import canonical_quat
 from robot_rl.ros_compat.config import PROPRIO_DIM, CellConfig
 from robot_rl.ros_compat.geometry import (
-    canonical_quat,
     gripper_opening,
     joint_positions,
     pose_to_arrays,

@@ -2,6 +2,7 @@
 
 Quaternions: ROS messages order them (x, y, z, w); the core's state vector (w, x, y, z), as
 MuJoCo does. Every function here converts explicitly; nothing else reorders quaternions.
+The rotation maths itself (products, hemisphere rule) is ``robot_rl.geometry``.
 Positions in m, angles in rad, velocities in m/s and rad/s, times in s.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robot_rl.geometry import DOWN_QUAT, quat_from_rotvec, quat_mul
 from robot_rl.ros_compat.config import CellConfig
 from robot_rl.ros_compat.messages import (
     Float64,
@@ -25,38 +27,6 @@ from robot_rl.ros_compat.messages import (
     TwistStamped,
     Vector3,
 )
-
-DOWN_QUAT = np.array([0.0, 1.0, 0.0, 0.0])  # (w, x, y, z): TCP pointing straight down
-
-
-# -- quaternions (w, x, y, z) ---------------------------------------------------------------
-def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a * b of (w, x, y, z) quaternions."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return np.array(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ]
-    )
-
-
-def quat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
-    """(w, x, y, z) quaternion of a rotation vector (axis * angle, rad)."""
-    angle = float(np.linalg.norm(rotvec))
-    if angle < 1e-12:
-        return np.array([1.0, 0.0, 0.0, 0.0])
-    axis = np.asarray(rotvec, dtype=np.float64) / angle
-    return np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis])
-
-
-def canonical_quat(quat: np.ndarray) -> np.ndarray:
-    """The sign of q the twin's state uses: the hemisphere of the straight-down pose."""
-    q = np.asarray(quat, dtype=np.float64)
-    return q if q @ DOWN_QUAT >= 0 else -q
 
 
 # -- messages -> arrays ---------------------------------------------------------------------

@@ -174,8 +174,3 @@ def stamp_from_seconds(t: float) -> Time:
 def seconds_of(stamp: object) -> float:
     """Seconds of any message's builtin_interfaces/Time (plain, rclpy or rosbags)."""
     return float(stamp.sec) + float(stamp.nanosec) * 1e-9  # type: ignore[attr-defined]
-
-
-def nanoseconds_of(stamp: object) -> int:
-    """Integer nanoseconds of a builtin_interfaces/Time."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ import numpy as np
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
+from robot_rl.hil import InterventionMixer, RunControls
 from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.resets.scripted import ScriptedReset
 from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
@@ -69,6 +70,20 @@ class ActorStats:
         return float(np.mean(self.successes)) if self.successes else 0.0
 
 
+@dataclass
+class OpenEpisode:
+    """The episode the actor is running: what each step and the episode boundary need."""
+
+    episode_id: int
+    obs: dict[str, np.ndarray]
+    """The observation the next action is chosen from."""
+    recorder: EpisodeRecorder
+    t: int = 0
+    """Steps taken so far in this episode."""
+    ret: float = 0.0
+    """Sum of this episode's rewards so far."""
+
+
 class Actor:
     """Runs episodes with the latest weights, streams steps, records episodes."""
 
@@ -87,8 +102,8 @@ class Actor:
         clock: Callable[[], float] = time.monotonic,
         on_episode: Callable[[Episode, ActorStats], None] | None = None,
         hello: Hello | None = None,
-        mixer: Any | None = None,
-        controls: Any | None = None,
+        mixer: InterventionMixer | None = None,
+        controls: RunControls | None = None,
         on_step: Callable[[dict[str, np.ndarray], Step, ActorStats], None] | None = None,
         partial_episode: Literal["discard", "truncate"] = "discard",
         scripted_reset: ScriptedReset | None = None,
@@ -120,7 +135,7 @@ class Actor:
         self.stats = ActorStats()
         self.stop_requested = False
         self._rng = np.random.default_rng(seed)
-        self._open: tuple[EpisodeRecorder | None, float] = (None, 0.0)
+        self._open: OpenEpisode | None = None  # the episode being run
         self._seed = seed
         self._has_weights = False
         self._peer_alive = False
@@ -218,13 +233,10 @@ class Actor:
         self, env_steps: int, *, progress: Callable[[ActorStats], None] | None = None
     ) -> ActorStats:
         """Act for ``env_steps`` steps (or until stopped); returns the counters."""
-        episode_id = 0
         obs, _ = self.env.reset(seed=self._seed)
-        recorder = EpisodeRecorder(obs, self.clock())
-        t = 0
-        ep_return = 0.0
+        self._open = OpenEpisode(episode_id=0, obs=obs, recorder=EpisodeRecorder(obs, self.clock()))
         try:
-            self._run_loop(env_steps, progress, episode_id, obs, recorder, t, ep_return)
+            self._run_loop(env_steps, progress, self._open)
         except KeyboardInterrupt:
             self._end_partial()
             raise
@@ -235,13 +247,8 @@ class Actor:
         self,
         env_steps: int,
         progress: Callable[[ActorStats], None] | None,
-        episode_id: int,
-        obs: dict[str, np.ndarray],
-        recorder: EpisodeRecorder,
-        t: int,
-        ep_return: float,
+        ep: OpenEpisode,
     ) -> None:
-        self._open = (recorder, ep_return)
         while self.stats.env_steps < env_steps and not self.stop_requested:
             if self.store is not None:
                 self.store.raise_if_failed()  # disk full: no further command, the arm holds
@@ -251,67 +258,73 @@ class Actor:
                 self._hold_while_halted()
                 if self.stop_requested:
                     break
-                if self.controls.take_reset() and t > 0:
-                    recorder.truncated[-1] = True  # ended by a person: stored as truncated
-                    self._finish_episode(recorder.finish({"reset_by": "operator"}), ep_return)
-                    episode_id, t, ep_return = episode_id + 1, 0, 0.0
-                    next_scene = self._next_scene(obs, self._seed + episode_id)
-                    if next_scene is None:
+                if self.controls.take_reset() and ep.t > 0:
+                    ep.recorder.truncated[-1] = True  # ended by a person: stored as truncated
+                    self._finish_episode(ep.recorder.finish({"reset_by": "operator"}), ep.ret)
+                    next_ep = self._start_next_episode(ep)
+                    if next_ep is None:
                         break  # stopped while a person was resetting
-                    obs = next_scene
-                    recorder = EpisodeRecorder(obs, self.clock())
-                    self._open = (recorder, 0.0)
-                    if self.mixer is not None:
-                        self.mixer.reset()
-            action = self.choose_action(obs)
-            intervened, source = False, keys.SOURCE_CODE["policy"]
-            if self.mixer is not None:
-                action, intervened, source = self.mixer.mix(obs, action)
-            next_obs, reward, terminated, truncated, info = self.env.step(action)
-            action = np.asarray(info.get("executed_action", action), np.float32)  # as filtered
-            if self.mixer is not None:
-                reward = self.mixer.reward(float(reward), intervened, source)
-            step = Step(
-                episode_id=episode_id,
-                t=t,
-                first_obs=obs if t == 0 else None,
-                action=action,
-                reward=float(reward),
-                next_obs=next_obs,
-                terminated=bool(terminated),
-                truncated=bool(truncated),
-                intervened=intervened,
-                source=source,
-                timestamp=self.clock(),
-                info=scalar_info(info) if (terminated or truncated) else {},
-            )
-            self.transport.send(step)
-            recorder.add(step)
-            self.stats.env_steps += 1
-            ep_return += float(reward)
-            self._open = (recorder, ep_return)
-            t += 1
-            obs = next_obs
+                    ep = next_ep
+            step = self._step(ep)
             if self.on_step is not None:
-                self.on_step(next_obs, step, self.stats)
-            if terminated or truncated:
-                episode = recorder.finish(scalar_info(info))
-                self._finish_episode(episode, ep_return)
-                episode_id += 1
-                t = 0
-                ep_return = 0.0
+                self.on_step(step.next_obs, step, self.stats)
+            if step.terminated or step.truncated:
+                self._finish_episode(ep.recorder.finish(step.info), ep.ret)
                 # the run's last episode: nothing follows it, so no one puts the scene back
                 last = self.stats.env_steps >= env_steps or self.stop_requested
-                next_scene = self._next_scene(obs, self._seed + episode_id, put_back=not last)
-                if next_scene is None:
+                next_ep = self._start_next_episode(ep, put_back=not last)
+                if next_ep is None:
                     break  # stopped while a person was resetting
-                obs = next_scene
-                recorder = EpisodeRecorder(obs, self.clock())
-                self._open = (recorder, 0.0)
-                if self.mixer is not None:
-                    self.mixer.reset()
+                ep = next_ep
             if progress is not None:
                 progress(self.stats)
+
+    def _step(self, ep: OpenEpisode) -> Step:
+        """One env step of the open episode (policy or person acting), sent and recorded."""
+        obs = ep.obs
+        action = self.choose_action(obs)
+        intervened, source = False, keys.SOURCE_CODE["policy"]
+        if self.mixer is not None:
+            action, intervened, source = self.mixer.mix(obs, action)
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        action = np.asarray(info.get("executed_action", action), np.float32)  # as filtered
+        if self.mixer is not None:
+            reward = self.mixer.reward(float(reward), intervened, source)
+        step = Step(
+            episode_id=ep.episode_id,
+            t=ep.t,
+            first_obs=obs if ep.t == 0 else None,
+            action=action,
+            reward=float(reward),
+            next_obs=next_obs,
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            intervened=intervened,
+            source=source,
+            timestamp=self.clock(),
+            info=scalar_info(info) if (terminated or truncated) else {},
+        )
+        self.transport.send(step)
+        ep.recorder.add(step)
+        self.stats.env_steps += 1
+        ep.ret += float(reward)
+        ep.t += 1
+        ep.obs = next_obs
+        return step
+
+    def _start_next_episode(
+        self, ended: OpenEpisode, *, put_back: bool = True
+    ) -> OpenEpisode | None:
+        """After ``ended`` was finished: put the scene back (when ``put_back``), reset the env
+        and open the next episode; None when the run was stopped while a person was resetting."""
+        episode_id = ended.episode_id + 1
+        obs = self._next_scene(ended.obs, self._seed + episode_id, put_back=put_back)
+        if obs is None:
+            return None
+        self._open = OpenEpisode(episode_id, obs, EpisodeRecorder(obs, self.clock()))
+        if self.mixer is not None:
+            self.mixer.reset()
+        return self._open
 
     def _next_scene(
         self, obs: dict[str, np.ndarray], seed: int, *, put_back: bool = True
@@ -351,16 +364,15 @@ class Actor:
 
     def _end_partial(self) -> None:
         """The episode open when ``run`` stopped: written truncated, or dropped (discard)."""
-        recorder, ep_return = self._open
-        self._open = (None, 0.0)
-        if self.partial_episode == "discard" or recorder is None or recorder.finished:
+        ep, self._open = self._open, None
+        if self.partial_episode == "discard" or ep is None or ep.recorder.finished:
             return
-        steps = recorder.complete_steps()
-        if steps == 0:
+        recorder = ep.recorder
+        if recorder.complete_steps() == 0:
             return
         if not recorder.terminated[-1]:
             recorder.truncated[-1] = True  # ended by the stop, not by the task
-        self._finish_episode(recorder.finish({"partial": True}), ep_return)
+        self._finish_episode(recorder.finish({"partial": True}), ep.ret)
 
     def _finish_episode(self, episode: Episode, ep_return: float) -> None:
         self.stats.episodes += 1

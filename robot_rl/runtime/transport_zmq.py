@@ -80,11 +80,6 @@ class ZmqLearnerEndpoint(Endpoint):
         """Routing ids of the known actors (connected as far as zmq has told us)."""
         return [p for p in self.peers.known_peers() if isinstance(p, bytes)]
 
-    @property
-    def live_actors(self) -> list[bytes]:
-        """Routing ids of the actors heard from within the heartbeat timeout."""
-        return [p for p in self.peers.live_peers() if isinstance(p, bytes)]
-
     def maybe_heartbeat(self) -> bool:
         """Heartbeat every known actor when due; nothing (and no counted drop) if none is known."""
         return bool(self.actors) and super().maybe_heartbeat()

@@ -53,10 +53,6 @@ class FaultInjector(
         key = keys.STATE if stream == JOINTS else keys.pixels_key(stream)
         self._frozen[stream] = {key: self._last[key].copy()} if key in self._last else {}
 
-    def unfreeze(self, stream: str) -> None:
-        """Let ``stream`` update again."""
-        self._frozen.pop(stream, None)
-
     def set_pose_offset(self, offset: Iterable[float]) -> None:
         """Add ``offset`` (3,) m to the reported TCP position from the next observation on."""
         self._offset = np.asarray(list(offset), dtype=np.float64).reshape(3)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robot_rl.geometry import tcp_offset_rpy
 from robot_rl.safety.config import SafetyConfig
 
 GRIPPER_OPEN = -1.0  # action units: the gripper command before any command was sent
@@ -76,26 +77,6 @@ class SafeCommand:
     """Interventions this step, e.g. ``["stale:front"]`` or ``["clip:box"]``; empty if none."""
     end_episode: bool = False
     """True when data stayed stale past ``stale_timeout``: end the episode safely."""
-
-
-def tcp_offset_rpy(quat: np.ndarray) -> np.ndarray:
-    """(roll, pitch, yaw) rad of a TCP quaternion (w, x, y, z) relative to pointing down.
-
-    The twin's convention: orientation = Rz(yaw) Ry(pitch) Rx(roll) * down, down = (0, 1, 0, 0).
-    """
-    w, x, y, z = np.asarray(quat, dtype=np.float64) / max(float(np.linalg.norm(quat)), 1e-12)
-    rot = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    off = rot * np.array([1.0, -1.0, -1.0])  # R @ R_down^T, R_down = diag(1, -1, -1)
-    roll = np.arctan2(off[2, 1], off[2, 2])
-    pitch = -np.arcsin(np.clip(off[2, 0], -1.0, 1.0))
-    yaw = np.arctan2(off[1, 0], off[0, 0])
-    return np.array([roll, pitch, yaw])
 
 
 class SafetyLayer:
@@ -303,4 +284,4 @@ class SafetyLayer:
         return SafeCommand(action.astype(np.float32), held, events, end)
 
 
-__all__ = ["RobotState", "SafeCommand", "SafetyLayer", "tcp_offset_rpy"]
+__all__ = ["RobotState", "SafeCommand", "SafetyLayer"]

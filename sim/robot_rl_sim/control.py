@@ -21,31 +21,15 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from robot_rl.geometry import DOWN_QUAT, tcp_quat
 from robot_rl_sim.config import TwinConfig
 from robot_rl_sim.model import CellIds
 
-# TCP pointing straight down, fingers closing along world y: site axes x=+x, y=-y, z=-z.
-DOWN_QUAT = np.array([0.0, 1.0, 0.0, 0.0])  # (w, x, y, z)
 HOME_Q = np.array([0.0, 0.2, 0.0, -2.2, 0.0, 2.4, 0.785])  # rad, elbow up, hand down
 JOINT_MARGIN = 0.05  # rad kept clear of every joint limit
 IK_DAMPING = 0.05  # DLS damping λ (m, rad): bounds joint steps near singularities
 IK_MAX_STEP = 0.25  # rad, largest joint change per IK iteration (stay in the linear regime)
 NULLSPACE_GAIN = 0.2  # fraction of the posture error removed per iteration in the null space
-
-
-def euler_to_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """World-frame rotation Rz(yaw) Ry(pitch) Rx(roll) as a (w, x, y, z) quaternion."""
-    cr, sr = np.cos(roll / 2), np.sin(roll / 2)
-    cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
-    cy, sy = np.cos(yaw / 2), np.sin(yaw / 2)
-    return np.array(
-        [
-            cr * cp * cy + sr * sp * sy,
-            sr * cp * cy - cr * sp * sy,
-            cr * sp * cy + sr * cp * sy,
-            cr * cp * sy - sr * sp * cy,
-        ]
-    )
 
 
 class CartesianIK:
@@ -152,4 +136,4 @@ class TcpTarget:
             self._update_quat()
 
     def _update_quat(self) -> None:
-        mujoco.mju_mulQuat(self.quat, euler_to_quat(*self.rpy), DOWN_QUAT)
+        self.quat[:] = tcp_quat(self.rpy)

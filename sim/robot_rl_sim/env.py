@@ -32,8 +32,9 @@ import mujoco
 import numpy as np
 
 from robot_rl import keys
+from robot_rl.geometry import canonical_quat, yaw_quat
 from robot_rl_sim.config import TwinConfig
-from robot_rl_sim.control import DOWN_QUAT, HOME_Q, CartesianIK, TcpTarget
+from robot_rl_sim.control import HOME_Q, CartesianIK, TcpTarget
 from robot_rl_sim.model import build_model, distractor_rest_height
 from robot_rl_sim.render import CameraRig
 
@@ -113,7 +114,7 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         d.ctrl[ids.arm_ctrl] = q
         d.ctrl[ids.gripper_ctrl] = 0.0
         d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*cube_xy, c.cube_half_size)
-        d.qpos[ids.cube_qpos + 3 : ids.cube_qpos + 7] = _yaw_quat(cube_yaw)
+        d.qpos[ids.cube_qpos + 3 : ids.cube_qpos + 7] = yaw_quat(cube_yaw)
         self._place_distractors(cube_xy)
         self._q_cmd = q
         self._steps = 0
@@ -196,7 +197,7 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                     break
             placed.append(xy)
             d.qpos[adr : adr + 3] = (*xy, distractor_rest_height(i))
-            d.qpos[adr + 3 : adr + 7] = _yaw_quat(rng.uniform(-np.pi, np.pi))
+            d.qpos[adr + 3 : adr + 7] = yaw_quat(rng.uniform(-np.pi, np.pi))
 
     def _gripper_opening(self) -> float:
         lo, hi = self.ids.gripper_range
@@ -236,9 +237,7 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         state = np.empty(self._state_dim, dtype=np.float32)  # (D,) float32
         state[0:3] = d.site_xpos[ids.tcp_site]
         mujoco.mju_mat2Quat(self._quat, d.site_xmat[ids.tcp_site])
-        # q and -q are the same rotation; pick the hemisphere of the straight-down pose so the
-        # nominal orientation (w ~ 0) does not flip sign from step to step
-        state[3:7] = self._quat if self._quat @ DOWN_QUAT >= 0 else -self._quat
+        state[3:7] = canonical_quat(self._quat)  # q or -q: the sign does not flip step to step
         mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_SITE, ids.tcp_site, self._vel6, 0)
         state[7:10] = self._vel6[3:]
         state[10] = self._gripper_opening()
@@ -255,11 +254,6 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 d, ids.cameras[cam], self.config.image_size
             )
         return obs
-
-
-def _yaw_quat(yaw: float) -> tuple[float, float, float, float]:
-    """(w, x, y, z) quaternion of a rotation by yaw (rad) about world z."""
-    return (float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2)))
 
 
 def make_env(config: TwinConfig, *, seed: int | None = None) -> PickCubeEnv:

@@ -11,6 +11,7 @@ import enum
 
 import numpy as np
 
+from robot_rl.geometry import quat_yaw
 from robot_rl_sim.env import PickCubeEnv
 
 APPROACH_HEIGHT = 0.07  # m above the cube centre before descending
@@ -98,8 +99,7 @@ class ScriptedExpert:
 
     def _rotation_action(self, cube_quat: np.ndarray) -> np.ndarray:
         """Turn the gripper yaw toward the cube's yaw (mod 90 deg); keep it pointing down."""
-        w, x, y, z = cube_quat
-        cube_yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        cube_yaw = quat_yaw(cube_quat)
         cube_yaw = (cube_yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4  # square: 90 deg symmetric
         rpy = np.asarray(self.env.ground_truth()["tcp_target_rpy"])
         scale = self.env.config.action_scale_rot

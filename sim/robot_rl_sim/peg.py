@@ -24,8 +24,9 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from robot_rl.geometry import yaw_quat
 from robot_rl_sim.config import TwinConfig
-from robot_rl_sim.env import PickCubeEnv, _yaw_quat
+from robot_rl_sim.env import PickCubeEnv
 
 PEG_HALF_SIDE = 0.01  # m, the peg is 2 cm square
 PEG_HALF_LENGTH = 0.03  # m, 6 cm long
@@ -101,7 +102,7 @@ class PegInsertEnv(PickCubeEnv):
         xy = np.asarray(c.cube_xy_nominal) + rng.uniform(-1, 1, 2) * np.asarray(c.board_xy_range)
         self._board_yaw = float(rng.uniform(-c.board_yaw_range, c.board_yaw_range))
         d.mocap_pos[0] = (*xy, 0.0)
-        d.mocap_quat[0] = _yaw_quat(self._board_yaw)
+        d.mocap_quat[0] = yaw_quat(self._board_yaw)
         d.qpos[ids.cube_qpos : ids.cube_qpos + 3] = (*PARKED_CUBE, c.cube_half_size)
         d.ctrl[ids.gripper_ctrl] = GRIPPER_HOLD
         # Let the fingers close on the peg and the arm settle before taring the wrist sensor.
@@ -173,7 +174,7 @@ class PegInsertEnv(PickCubeEnv):
         if self.config.obs_mode == "state":
             hole = self._hole_top()
             state[18:21] = hole
-            state[21:25] = _yaw_quat(self._board_yaw)
+            state[21:25] = yaw_quat(self._board_yaw)
             state[25:28] = hole - self._peg_tip()
         return obs
 

@@ -12,14 +12,7 @@ import websockets.sync.client as ws_client
 from websockets.exceptions import InvalidStatus
 
 from tests.dashboard.conftest import Live
-
-
-def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
+from tests.waiting import wait_for
 
 
 def test_requests_without_the_token_are_refused(live: Live) -> None:

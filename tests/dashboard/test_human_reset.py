@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from robot_rl.data.episode_store import EpisodeStore
-from tests.dashboard.test_train_dashboard import TrainRun, train_with_dashboard, wait_for
+from tests.dashboard.test_train_dashboard import TrainRun, train_with_dashboard
+from tests.waiting import wait_for
 
 EPISODE_STEPS = 15
 OVERRIDES = {

@@ -112,7 +112,10 @@ def test_a_killed_run_keeps_its_curve_and_policies(tmp_path: Path) -> None:
     assert len(rows) >= 2 and rows[1]["episodes"] > rows[0]["episodes"]
     # untrained forward attempts leave the cube in the start region: backward has nothing to
     # practise (its goal holds), so only forward has updates; both files are whole
-    versions = {task: int(load_policy(out / f"{task}.safetensors")[1]["weights_version"])
-                for task in ("forward", "backward")}  # fmt: skip
-    assert versions["forward"] > 0 and versions["backward"] >= 0
+    policies = {task: load_policy(out / f"{task}.safetensors") for task in ("forward", "backward")}
+    assert int(policies["forward"][1]["weights_version"]) > 0
+    forward, backward = policies["forward"][0], policies["backward"][0]
+    assert forward.keys() == backward.keys()  # both whole: every tensor of the policy, ...
+    for name, tensor in forward.items():  # ... each of its full shape
+        assert backward[name].shape == tensor.shape, name
     assert not list(out.glob("*.tmp*"))  # no half-written file is left as the policy

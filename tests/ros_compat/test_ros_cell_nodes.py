@@ -30,6 +30,7 @@ from robot_rl.ros_compat.remote_dashboard import MirroredFeed
 from robot_rl.ros_compat.twin_messages import TwinCell, feed_assembler, twin_config_for_cell
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.transport import InProcessTransport
+from tests.waiting import steady, wait_for
 
 pytestmark = pytest.mark.twin
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,13 +90,6 @@ def make_cell_actor(tmp_path: Path) -> tuple[CellActor, TwinGraph]:
     return actor, holder["graph"]
 
 
-def wait_for(condition: object, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_run_files_match_the_actor_env_and_overrides_apply(tmp_path: Path) -> None:
     run_config = load_yaml(RunConfig, RUN_CONFIG)
     digest = write_run_files(tmp_path, run_config, CELL)
@@ -141,11 +135,14 @@ def test_estop_holds_the_cell_until_released(tmp_path: Path) -> None:
     try:
         wait_for(lambda: actor.actor is not None and actor.actor.stats.env_steps >= 3)
         actor.control("estop", source="test")
+        at_estop = actor.actor.stats.env_steps, graph.commands  # type: ignore[union-attr]
         assert actor.status()["estopped"] and actor.status()["estop_reason"] == "test"
-        time.sleep(0.1)  # a step already under way may finish
-        steps, commands = actor.actor.stats.env_steps, graph.commands  # type: ignore[union-attr]
-        time.sleep(0.3)
-        assert actor.actor.stats.env_steps == steps and graph.commands == commands  # type: ignore[union-attr]
+        # a step already under way may finish; then nothing steps or commands the cell
+        steps, commands = steady(
+            lambda: (actor.actor.stats.env_steps, graph.commands),  # type: ignore[union-attr]
+            for_s=0.3,
+        )
+        assert steps <= at_estop[0] + 1 and commands <= at_estop[1] + 1, (at_estop, steps)
         assert actor.status()["mode"] == "e-stopped"
         actor.control("release_estop", source="test")
         wait_for(lambda: actor.actor.stats.env_steps > steps + 2)  # type: ignore[union-attr]

@@ -92,6 +92,6 @@ def test_fit_image_crops_the_centre_and_resizes() -> None:
     out = fit_image(frame, 128)
     assert out.shape == (128, 128, 3) and out.dtype == np.uint8
     assert out.min() == 200
-    same = RGB[:5, :5]
-    assert fit_image(np.ascontiguousarray(same), 5) is not None
+    same = np.ascontiguousarray(RGB[:5, :5])
+    assert fit_image(same, 5) is same  # already (size, size, 3): returned unchanged, no copy
     np.testing.assert_array_equal(fit_image(RGB, 5), RGB[:, 1:6])

@@ -26,6 +26,7 @@ from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.safety.layer import SafetyLayer
 from robot_rl.safety.wrapper import SafetyWrapper
 from robot_rl.wire.protocol import Control
+from tests.waiting import wait_for
 
 EPISODE_STEPS = 6
 
@@ -57,20 +58,13 @@ def _actor(
     return actor, store, learner_end
 
 
-def _wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_human_reset_holds_the_next_episode_until_continue(tmp_path: Path) -> None:
     human = HumanReset(timeout_s=30.0)
     actor, store, _ = _actor(tmp_path, _config(mode="human"), human_reset=human)
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(stats=actor.run(EPISODE_STEPS + 2)))
     thread.start()
-    _wait_for(lambda: human.status()["pending"])
+    wait_for(lambda: human.status()["pending"])
     status = human.status()
     assert status["message"] == "put the scene back, then press continue"
     time.sleep(0.3)  # the actor must not step while the person resets
@@ -101,7 +95,7 @@ def test_stop_from_the_learner_while_waiting_for_a_person(tmp_path: Path) -> Non
     actor, store, learner_end = _actor(tmp_path, _config(mode="human"), human_reset=human)
     thread = threading.Thread(target=actor.run, args=(10 * EPISODE_STEPS,))
     thread.start()
-    _wait_for(lambda: human.status()["pending"])
+    wait_for(lambda: human.status()["pending"])
     learner_end.send(Control(command="stop"))  # taken by the actor's polling while it waits
     thread.join(timeout=5)
     assert not thread.is_alive() and actor.stop_requested

@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -22,6 +21,7 @@ from robot_rl.run_config import RunConfig
 from robot_rl.runtime.checkpoint import list_checkpoints, save_checkpoint
 from robot_rl.runtime.metrics import read_jsonl
 from robot_rl.runtime.resume import check_resumable, latest_checkpoint
+from tests.waiting import wait_for
 
 
 def tiny_config(tmp_path: Path, **train: int) -> RunConfig:
@@ -107,15 +107,6 @@ def test_killed_learner_is_restarted_and_a_run_resumes_without_a_jump(tmp_path: 
     assert len(EpisodeStore.open(run / "demos")) == 2  # demos reused, not re-recorded
 
 
-def _wait(predicate: Any, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_run_resumes_after_the_actor_is_killed(tmp_path: Path) -> None:
     """SIGKILL of the actor (the CLI process): the orphaned learner exits, --resume goes on.
 
@@ -133,13 +124,13 @@ def test_run_resumes_after_the_actor_is_killed(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
-        up = _wait(
+        wait_for(
             lambda: (
                 (run / "learner.json").exists() and len(list_checkpoints(run / "checkpoints")) >= 2
             ),
             120,
+            what="the run to come up (learner.json, 2 checkpoints)",
         )
-        assert up, "the run did not come up"
         learner_pid = int(json.loads((run / "learner.json").read_text())["pid"])
         os.kill(cli.pid, signal.SIGKILL)
         cli.wait()
@@ -147,7 +138,8 @@ def test_run_resumes_after_the_actor_is_killed(tmp_path: Path) -> None:
         if cli.poll() is None:
             cli.kill()
     # The orphaned learner notices that its parent is gone and exits on its own.
-    assert _wait(lambda: not Path(f"/proc/{learner_pid}").exists() or _zombie(learner_pid), 30)
+    wait_for(lambda: not Path(f"/proc/{learner_pid}").exists() or _zombie(learner_pid), 30,
+             what="the orphaned learner to exit")  # fmt: skip
     stored = EpisodeStore.open(run / "episodes")
     steps_stored = sum(stored.episode_attrs(i)["length"] for i in stored.episode_ids())
     assert steps_stored > 0
@@ -180,8 +172,10 @@ def test_ctrl_c_stops_between_steps_and_cleans_up(tmp_path: Path) -> None:
     run = tmp_path / "run"
 
     def interrupt_when_training() -> None:
-        _wait(lambda: len(list_checkpoints(run / "checkpoints")) >= 1, 120)
-        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            wait_for(lambda: len(list_checkpoints(run / "checkpoints")) >= 1, 120)
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
 
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN under nohup, else Python's default
     threading.Thread(target=interrupt_when_training, daemon=True).start()

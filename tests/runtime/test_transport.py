@@ -105,7 +105,7 @@ def make_step(t: int, *, seed: int = 0) -> Step:
     )  # fmt: skip
 
 
-def wait_for(
+def pump_until(
     ep: Transport,
     until: Callable[[], bool],
     *,
@@ -204,7 +204,7 @@ def test_zmq_learner_serves_several_actors() -> None:
         assert learner.stats["send_dropped"] == 1
         for actor in actors:
             actor.send(Hello(role="actor", run_id="r", config_hash="h"))
-        wait_for(learner, lambda: len(learner.actors) == 2, timeout_s=5.0)
+        pump_until(learner, lambda: len(learner.actors) == 2, timeout_s=5.0)
         assert learner.send(Control(command="stop"))  # broadcast
         for actor in actors:
             assert actor.recv(2.0) == Control(command="stop")
@@ -269,7 +269,7 @@ def test_two_processes_steps_out_weights_back_bad_payloads_dropped(
     rogue.connect(address)
     try:
         actor.send(Hello(role="actor", run_id="r", config_hash="cfg"))
-        wait_for(actor, actor.peer_alive, timeout_s=10.0)  # the learner answers with heartbeats
+        pump_until(actor, actor.peer_alive, timeout_s=10.0)  # the learner answers with heartbeats
         # Bad payloads on the actor's own connection and from a raw socket.
         actor.send_raw(b"\x93garbage")
         bad_version = msgpack.unpackb(encode(Heartbeat(), seq=1), raw=False)
@@ -282,7 +282,7 @@ def test_two_processes_steps_out_weights_back_bad_payloads_dropped(
             assert actor.send(step)
         actor.send(Control(command="weights"))
         got: list[Message] = []
-        wait_for(actor, lambda: len(got) >= 2, timeout_s=10.0, on_msg=got.append)
+        pump_until(actor, lambda: len(got) >= 2, timeout_s=10.0, on_msg=got.append)
         weights, metrics = got
         assert isinstance(weights, Weights) and isinstance(metrics, Metrics)
         assert weights.version == 7 and weights.config_hash == "cfg"
@@ -310,10 +310,10 @@ def test_peer_death_is_noticed_and_a_restarted_learner_reaches_the_old_actor(
     actor = ZmqActorEndpoint(address, **HB)
     try:
         actor.send(Hello(role="actor", run_id="r", config_hash="cfg"))
-        wait_for(actor, actor.peer_alive, timeout_s=10.0)
+        pump_until(actor, actor.peer_alive, timeout_s=10.0)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        took = wait_for(actor, lambda: not actor.peer_alive(), timeout_s=3.0)
+        took = pump_until(actor, lambda: not actor.peer_alive(), timeout_s=3.0)
         assert took <= HB["heartbeat_timeout_s"] + 0.5, f"death noticed after {took:.2f} s"
         for t in range(5):  # acting goes on without the learner; sends never block
             actor.send(make_step(t))
@@ -321,10 +321,12 @@ def test_peer_death_is_noticed_and_a_restarted_learner_reaches_the_old_actor(
         proc2, address2 = start_learner(address)  # same port: the actor's DEALER reconnects
         procs.append(proc2)
         assert address2 == address
-        wait_for(actor, actor.peer_alive, timeout_s=10.0)  # learner learned us from our heartbeats
+        pump_until(
+            actor, actor.peer_alive, timeout_s=10.0
+        )  # learner learned us from our heartbeats
         actor.send(Control(command="weights"))
         got: list[Message] = []
-        wait_for(
+        pump_until(
             actor,
             lambda: any(isinstance(m, Weights) for m in got),
             timeout_s=10.0,

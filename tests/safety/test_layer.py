@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from robot_rl.config import ConfigError, from_dict
+from robot_rl.geometry import tcp_offset_rpy
 from robot_rl.safety.config import SafetyConfig
 from robot_rl.safety.fault_suite import command_violations
-from robot_rl.safety.layer import RobotState, SafetyLayer, tcp_offset_rpy
+from robot_rl.safety.layer import RobotState, SafetyLayer
 
 DOWN = np.array([0.0, 1.0, 0.0, 0.0])
 HOME = np.array([0.5, 0.0, 0.2])
