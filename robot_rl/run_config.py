@@ -32,12 +32,22 @@ class DemoConfig:
     """Give up after this many expert attempts (some fail)."""
     seed: int = 10_000
     """Seed of the first demo episode (kept apart from training seeds)."""
+    expert_entry_point: str = ""
+    """With ``env.entry_point``: ``"package.module:callable"`` making the scripted expert,
+    called as ``f(env, noise_std=..., seed=...)`` with the unwrapped env; the expert has
+    ``reset()`` (after env.reset) and ``act() -> float32 (A,)`` in [-1, 1]. Empty: the twin
+    task's expert (an entry-point env then needs ``--demos STORE`` or ``num_episodes: 0``)."""
 
     def validate(self) -> None:
         if self.num_episodes < 0:
             raise ValueError("num_episodes must be >= 0")
         if self.noise < 0:
             raise ValueError("noise must be >= 0")
+        if self.expert_entry_point and self.expert_entry_point.count(":") != 1:
+            raise ValueError(
+                f"expert_entry_point: expected 'package.module:callable', "
+                f"got {self.expert_entry_point!r}"
+            )
 
 
 @dataclass
@@ -112,6 +122,11 @@ class RunConfig:
     def validate(self) -> None:
         """Raise ValueError naming the bad field."""
         get_task(self.task)
+        if self.demos.expert_entry_point and not self.env.entry_point:
+            raise ValueError(
+                "demos.expert_entry_point: set without env.entry_point (the twin task "
+                f"{self.task!r} has its own expert)"
+            )
 
     @classmethod
     def config_defaults(cls, data: Mapping[str, Any]) -> dict[str, Any]:

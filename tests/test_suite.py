@@ -66,3 +66,10 @@ def test_short_bc_suite_writes_curves_and_summary(tmp_path: Path) -> None:
     (seed0,) = curves["pick_cube_hard"]["bc"]
     assert seed0[-1]["success_rate"] == figures["final_success"]
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert (
+        report["groups"]["suite_pick_cube_hard_bc"]["final_success_mean"]
+        == figures["final_success"]
+    )
+    assert (tmp_path / "report" / "success_vs_env_steps.png").stat().st_size > 0
+    assert Path(summary["report"]).is_file()

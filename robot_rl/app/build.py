@@ -26,7 +26,7 @@ def configure_threads(threads: int) -> None:
 
 def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
     """The env of a run: the twin task ``config.task`` (the real cell comes through the ROS
-    adapter).
+    adapter), or the Gymnasium env named by ``config.env.entry_point`` (no safety layer).
 
     Outermost is the safety layer (``config.safety``): every command of every source
     (policy, expert, person) passes through it, and ``info["executed_action"]`` is what it
@@ -39,6 +39,18 @@ def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
     from robot_rl.safety.layer import SafetyLayer
     from robot_rl.safety.wrapper import SafetyWrapper
 
+    if config.env.entry_point:
+        # The safety layer reads the twin's (and the real cell's) state layout and workspace;
+        # a Gymnasium env of one's own has neither, so its actions go to it unfiltered.
+        from robot_rl.envs.external import make_external_env
+
+        own = make_external_env(
+            config.env.entry_point,
+            config.env.kwargs,
+            max_episode_steps=config.env.max_episode_steps,
+            seed=seed,
+        )
+        return wrap_reward(own, config.reward, max_episode_steps=config.env.max_episode_steps)
     check_action_frame(config.safety, config.env)
     env: gym.Env = get_task(config.task).make_env(config.env, seed=seed)
     env = wrap_reward(env, config.reward, max_episode_steps=config.env.max_episode_steps)

@@ -46,6 +46,33 @@ def record_expert_episode(
     return recorder.finish(scalar_info(info))
 
 
+def make_expert(config: RunConfig, env: gym.Env) -> Any:
+    """The scripted expert of the run: ``demos.expert_entry_point``'s for an entry-point env,
+    else the twin task's. Raises ValueError naming the field when an entry-point env has none."""
+    demos = config.demos
+    if config.env.entry_point:
+        if not demos.expert_entry_point:
+            raise ValueError(
+                "demos.expert_entry_point: empty, and env.entry_point's env has no twin expert; "
+                "name a scripted expert, pass an existing store (--demos STORE) or set "
+                "demos.num_episodes: 0"
+            )
+        from robot_rl.envs.external import EnvContractError, load_entry_point
+
+        factory = load_entry_point(demos.expert_entry_point, field="demos.expert_entry_point")
+        expert = factory(env.unwrapped, noise_std=demos.noise, seed=demos.seed)
+        for method in ("reset", "act"):
+            if not callable(getattr(expert, method, None)):
+                raise EnvContractError(
+                    f"demos.expert_entry_point: {demos.expert_entry_point!r} made "
+                    f"{type(expert).__name__}, which has no {method}() method"
+                )
+        return expert
+    from robot_rl_sim.tasks import get_task
+
+    return get_task(config.task).make_expert(env.unwrapped, noise_std=demos.noise, seed=demos.seed)
+
+
 def record_demos(
     config: RunConfig,
     store_path: Path,
@@ -58,8 +85,6 @@ def record_demos(
     Failed expert attempts are not stored (they are not demonstrations). Raises RuntimeError
     when ``max_attempts`` attempts do not give enough successes.
     """
-    from robot_rl_sim.tasks import get_task
-
     demos = config.demos
     env = make_env(config, seed=demos.seed)
     spec, action_dim = env_spec(env)
@@ -68,14 +93,12 @@ def record_demos(
         obs_spec=spec,
         action_dim=action_dim,
         attrs={
-            "task": config.task,
+            "task": config.env.entry_point or config.task,
             "source": "scripted_expert",
             "config_hash": config_hash(config.env),
         },
     )
-    expert = get_task(config.task).make_expert(
-        env.unwrapped, noise_std=demos.noise, seed=demos.seed
-    )
+    expert = make_expert(config, env)
     recorded = attempts = 0
     demo_code = keys.SOURCE_CODE["demo"]
     while recorded < demos.num_episodes:

@@ -88,9 +88,16 @@ def expert_success(task_name: str, *, episodes: int, noise: float, seed: int = 1
 
 
 def run_one(
-    task: str, method: str, seed: int, *, runs_dir: Path, overrides: Sequence[str] = ()
+    task: str,
+    method: str,
+    seed: int,
+    *,
+    runs_dir: Path,
+    overrides: Sequence[str] = (),
+    run_dirs: list[Path] | None = None,
 ) -> Curve:
-    """Train ``method`` on ``task`` with ``seed``; its eval curve (final evaluation last)."""
+    """Train ``method`` on ``task`` with ``seed``; its eval curve (final evaluation last).
+    The run's directory is appended to ``run_dirs`` when given."""
     from robot_rl.app.launch import train
     from robot_rl.config import load_yaml
     from robot_rl.run_config import RunConfig
@@ -109,6 +116,8 @@ def run_one(
     )
     result = train(config, progress=False)
     run_dir = Path(result["run_dir"])
+    if run_dirs is not None:
+        run_dirs.append(run_dir)
     eval_log = run_dir / "metrics" / "eval.jsonl"
     rows = read_jsonl(eval_log) if eval_log.is_file() else []
     curve: Curve = [
@@ -133,7 +142,8 @@ def run_suite(
     expert_episodes: int = 50,
     overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Every method on every task over ``seeds`` seeds; writes ``out/curves.json`` and returns
+    """Every method on every task over ``seeds`` seeds; writes ``out/curves.json``,
+    ``out/summary.json`` and the report (``out/report/index.html``, PNG curves) and returns
     the summary (``tasks.<task>.<method>.*``, ``expert_success_min``, ``bc_final_max``)."""
     for task in tasks:
         for method in methods:
@@ -142,21 +152,29 @@ def run_suite(
     curves: dict[str, dict[str, list[Curve]]] = {}
     summary: dict[str, Any] = {"tasks": {}, "seeds": seeds}
     expert: dict[str, float] = {}
+    run_dirs: list[Path] = []
     for task in tasks:
         expert[task] = expert_success(task, episodes=expert_episodes, noise=0.1)
         curves[task] = {}
         summary["tasks"][task] = {"expert_success": expert[task]}
         for method in methods:
             runs = [
-                run_one(task, method, s, runs_dir=out / "runs", overrides=overrides)
+                run_one(
+                    task, method, s, runs_dir=out / "runs", overrides=overrides,
+                    run_dirs=run_dirs,
+                )
                 for s in range(seeds)
-            ]
+            ]  # fmt: skip
             curves[task][method] = runs
             summary["tasks"][task][method] = summarise(runs)
             (out / "curves.json").write_text(json.dumps(curves, indent=1))
     summary["expert_success_min"] = min(expert.values())
     bc = [summary["tasks"][t]["bc"]["final_success"] for t in tasks if "bc" in methods]
     summary["bc_final_max"] = max(bc) if bc else None
+    from robot_rl.app.report import write_report
+
+    write_report(run_dirs, out / "report")
+    summary["report"] = str(out / "report" / "index.html")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

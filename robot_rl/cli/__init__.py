@@ -1,7 +1,7 @@
 """The ``robot-rl`` command line, one module per command group.
 
 ``run`` (demos, train, eval, learner), ``dataset``, ``reward``, ``hil`` (dashboard, record) and
-``resets`` (reset-free). Every command that reads a config takes ``--set dotted.key=value``
+``resets`` (reset-free), ``report`` (learning curves of runs). Every command that reads a config takes ``--set dotted.key=value``
 overrides (one shared parent parser, :func:`robot_rl.cli.common.overrides_parser`), validated
 like the file itself. Each module imports its heavy dependencies inside the commands, so
 ``robot-rl --help`` stays fast.
@@ -25,6 +25,8 @@ EPILOG = """examples:
   robot-rl eval runs/pick_cube_state-20261123-101500 --episodes 50
   robot-rl learner RUN_DIR --bind tcp://0.0.0.0:5555   (learner on a GPU workstation)
   robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
+  robot-rl dataset import-lerobot path/to/lerobot_dataset --out runs/demos_lerobot
+  robot-rl report runs/suite/runs/* --out runs/report   (PNG curves + index.html)
   robot-rl reward train configs/rewards/pick_cube_classifier.yaml
   robot-rl dashboard configs/pick_cube_state.yaml --teleop browser
   robot-rl reset-free configs/resets/reset_free_place_state.yaml --out runs/rf
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``robot-rl``."""
     from robot_rl.cli.dataset import add_dataset_commands
     from robot_rl.cli.hil import add_hil_commands
+    from robot_rl.cli.report import add_report_command
     from robot_rl.cli.resets import add_reset_commands
     from robot_rl.cli.reward import add_reward_commands
     from robot_rl.cli.run import add_run_commands
@@ -53,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reward_commands(sub, overrides)
     add_hil_commands(sub, overrides)
     add_reset_commands(sub, overrides)
+    add_report_command(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""``robot-rl dataset info|verify|video|export-lerobot``: look after recorded episode stores."""
+"""``robot-rl dataset info|verify|video|export-lerobot|import-lerobot``: look after episode stores."""
 
 from __future__ import annotations
 
@@ -66,15 +66,28 @@ def cmd_export_lerobot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_lerobot(args: argparse.Namespace) -> int:
+    """Import a LeRobotDataset v3.0 directory into a new episode store."""
+    from robot_rl.data.lerobot_import import import_lerobot
+
+    store = import_lerobot(
+        Path(args.dataset), Path(args.out), assume_success=args.assume_success, task=args.task
+    )
+    info = store.info()
+    print(json.dumps({k: info[k] for k in ("path", "episodes", "transitions", "successes")}))
+    return 0
+
+
 def _run(func: Any) -> Any:
     """Store errors become a one-line message and exit code 2, not a traceback."""
 
     def wrapped(args: argparse.Namespace) -> int:
         from robot_rl.data.episode_store import EpisodeStoreError
+        from robot_rl.data.lerobot_import import LeRobotImportError
 
         try:
             return int(func(args))
-        except (EpisodeStoreError, FileExistsError) as err:
+        except (EpisodeStoreError, FileExistsError, LeRobotImportError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
 
@@ -110,3 +123,16 @@ def add_dataset_commands(subparsers: Any) -> None:
     p.add_argument("--fps", type=float, default=10.0, help="control rate of the recording")
     p.add_argument("--task", help="task description (default: the store's task attribute)")
     p.set_defaults(func=_run(cmd_export_lerobot))
+
+    p = sub.add_parser(
+        "import-lerobot", help="import a LeRobotDataset v3.0 directory into a new episode store"
+    )
+    p.add_argument("dataset", help="LeRobotDataset v3.0 directory (meta/, data/, videos/)")
+    p.add_argument("--out", required=True, help="new episode store directory")
+    p.add_argument(
+        "--assume-success",
+        action="store_true",
+        help="every episode is a successful demo: reward 1 and terminated on its last step",
+    )
+    p.add_argument("--task", help="task attribute of the store (default: the dataset's task)")
+    p.set_defaults(func=_run(cmd_import_lerobot))

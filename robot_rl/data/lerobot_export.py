@@ -8,7 +8,11 @@ Layout written (one chunk, one file each; enough for the datasets a cell records
     videos/observation.images.<camera>/chunk-000/file-000.mp4   (all episodes, one after another)
 
 A LeRobot frame is (observation_t, action_t, next.reward_t, next.done_t): an episode of T
-steps gives T frames; its final observation (obs_T) has no action and is not exported.
+steps gives T frames. What LeRobot has no column for travels in extra features that LeRobot
+readers ignore, so ``robot-rl dataset import-lerobot`` gives the same episodes back: per frame
+``next.truncated``, ``robot_rl.intervened``, ``robot_rl.source``; per episode (meta/episodes)
+the final observation's state entries (``robot_rl/final/<feature>``), and in each video one
+frame after the episode's T frames (the final image; ``to_timestamp`` still ends at frame T).
 Images go to mp4 only (lossy, as LeRobot stores them); training here keeps using the zarr store.
 Uses pyarrow for parquet; written by hand because LeRobot itself needs Python >= 3.12.
 """
@@ -83,15 +87,20 @@ def export_lerobot(
             "action": ep.actions,
             "next.reward": ep.rewards,
             "next.done": ep.terminated | ep.truncated,
+            "next.truncated": ep.truncated,
+            "robot_rl.intervened": ep.intervened,
+            "robot_rl.source": ep.sources.astype(np.int64),
             "timestamp": (np.arange(steps) / fps).astype(np.float32),
             "frame_index": np.arange(steps, dtype=np.int64),
             "episode_index": np.full(steps, episode_index, np.int64),
             "index": np.arange(index, index + steps, dtype=np.int64),
             "task_index": np.zeros(steps, np.int64),
         }
+        final: dict[str, Any] = {}
         for key in state_keys:
             name = "observation.state" if key == keys.STATE else f"observation.{key}"
             per_frame[name] = ep.observations[key][:steps]
+            final[f"robot_rl/final/{name}"] = ep.observations[key][steps].tolist()
         for name, values in per_frame.items():
             columns.setdefault(name, []).extend(list(values))
             stat_values.setdefault(name, []).append(np.asarray(values))
@@ -107,6 +116,7 @@ def export_lerobot(
             "meta/episodes/file_index": 0,
             "robot_rl/episode_id": episode_id,
             "robot_rl/success": ep.success,
+            **final,
         }
         for key in image_keys:
             video = _video_key(key)
@@ -115,7 +125,7 @@ def export_lerobot(
             row[f"videos/{video}/file_index"] = 0
             row[f"videos/{video}/from_timestamp"] = start / fps
             row[f"videos/{video}/to_timestamp"] = (start + steps) / fps
-            frames[key].append(ep.observations[key][:steps])
+            frames[key].append(ep.observations[key][: steps + 1])  # + the final image
             stat_values.setdefault(video, []).append(ep.observations[key][:steps:10])
         for name, value in row.items():
             episodes.setdefault(name, []).append(value)

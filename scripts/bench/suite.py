@@ -1,6 +1,7 @@
 """Task-suite benchmark: BC and SAC over seeds on the twin's hard tasks, from state.
 
-Writes ``<out>/curves.json`` (every seed's eval curve) and ``<out>/summary.json``, prints one
+Writes ``<out>/curves.json`` (every seed's eval curve), ``<out>/summary.json`` and the report
+``<out>/report/`` (index.html, PNG learning curves; as ``robot-rl report``), prints one
 line per (task, method), then one JSON object as the last line: ``tasks.<task>.<method>.
 final_success`` (median over seeds), ``.env_steps_to_80``, ``.env_steps_to_90``,
 ``.min_after_80``, ``tasks.<task>.expert_success``, ``expert_success_min`` and ``bc_final_max``.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from robot_rl_sim.randomize import RandomizeConfig
 
 KNOWN_CAMERAS: tuple[str, ...] = ("front", "wrist")
 MAX_DISTRACTORS = 3
@@ -81,6 +83,16 @@ class TwinConfig:
     """Damped-least-squares IK iterations per control step."""
     expert_noise_std: float = 0.0
     """Std of Gaussian noise the scripted expert adds to its actions (action units)."""
+    randomize: RandomizeConfig = field(default_factory=RandomizeConfig)
+    """Domain randomisation of the pixels (lights, colours, camera pose), seeded per episode;
+    off by default."""
+    entry_point: str = ""
+    """Bring your own env: ``"package.module:callable"`` returning a gymnasium.Env (Dict of Box
+    observations, images uint8 (H, W, 3) under ``pixels`` keys; a 1-D Box action in [-1, 1]).
+    When set the run uses it instead of the twin; of this block only ``control_hz`` (timestamps,
+    video fps) and ``max_episode_steps`` (truncation) apply. Empty: the twin."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the ``entry_point`` callable."""
 
     @property
     def action_dim(self) -> int:
@@ -94,6 +106,16 @@ class TwinConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
+        if self.entry_point and self.entry_point.count(":") != 1:
+            raise ValueError(
+                f"entry_point: expected 'package.module:callable', got {self.entry_point!r}"
+            )
+        try:
+            self.randomize.validate()
+        except ValueError as err:
+            raise ValueError(f"randomize.{err}") from err
+        if self.kwargs and not self.entry_point:
+            raise ValueError("kwargs: given without entry_point (the twin takes no kwargs)")
         positive = {
             "control_hz": self.control_hz,
             "physics_dt": self.physics_dt,

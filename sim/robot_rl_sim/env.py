@@ -36,6 +36,7 @@ from robot_rl.geometry import canonical_quat, yaw_quat
 from robot_rl_sim.config import TwinConfig
 from robot_rl_sim.control import HOME_Q, CartesianIK, TcpTarget
 from robot_rl_sim.model import build_model, distractor_rest_height
+from robot_rl_sim.randomize import SceneRandomizer
 from robot_rl_sim.render import CameraRig
 
 PROPRIO_DIM = 18
@@ -72,6 +73,9 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._target = TcpTarget(config)
         self._q_cmd = HOME_Q.copy()  # (7,) rad, last joint target sent to the actuators
         self._cameras = CameraRig(self.model)  # renderers are created on first use only
+        self._randomizer = (
+            SceneRandomizer(self.model, config.randomize) if config.randomize.enabled else None
+        )
         self._image_cams = config.cameras if config.obs_mode != "state" else ()
         self._state_dim = (
             PROPRIO_DIM + (CUBE_DIM if config.obs_mode == "state" else 0) + self.EXTRA_STATE_DIM
@@ -101,6 +105,10 @@ class PickCubeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         super().reset(seed=seed)
         c, m, d, ids, rng = self.config, self.model, self.data, self.ids, self.np_random
         mujoco.mj_resetData(m, d)
+        if self._randomizer is not None:  # its own RNG: the scene's draws stay as without it
+            if seed is not None:
+                self._randomizer.seed(seed)
+            self._randomizer.apply()
         cube_xy = np.asarray(c.cube_xy_nominal) + rng.uniform(-1, 1, 2) * np.asarray(
             c.cube_xy_range
         )
