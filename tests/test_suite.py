@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from robot_rl.app.suite import config_path, expert_success, run_suite, summarise
+from robot_rl.app.suite import config_path, expert_success, learner_keys, run_suite, summarise
 
 
 def _curve(*points: tuple[int, float]) -> list[dict[str, float]]:
@@ -26,6 +26,19 @@ def test_summarise_curves() -> None:
     assert summarise([_curve((0, 0.3))])["min_after_80"] is None
     with pytest.raises(ValueError, match="curves"):
         summarise([[]])
+
+
+def test_learner_keys_take_the_worst_task() -> None:
+    high = summarise([_curve((1000, 0.85), (2000, 0.75), (3000, 0.95))])
+    low = summarise([_curve((1000, 0.4), (2000, 0.6))])
+    bc_high, bc_low = summarise([_curve((0, 0.5))]), summarise([_curve((0, 0.55))])
+    figures = {"a": {"sac": high, "bc": bc_high}, "b": {"sac": low, "bc": bc_low}}
+    keys = learner_keys(figures, ["a", "b"], ["bc", "sac"])
+    assert keys["worst_sac_final"] == 0.6
+    assert keys["worst_sac_minus_bc"] == pytest.approx(0.05)  # b: 0.6 - 0.55
+    assert keys["worst_min_after_80"] == 0.75  # only a reached 80 %
+    assert learner_keys(figures, ["a"], ["sac"])["worst_sac_minus_bc"] is None
+    assert learner_keys(figures, ["a"], ["bc"])["worst_sac_final"] is None
 
 
 def test_config_lookup_names_the_bad_method_or_task() -> None:

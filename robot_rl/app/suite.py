@@ -66,6 +66,29 @@ def summarise(curves: Sequence[Curve]) -> dict[str, Any]:
     return out
 
 
+def learner_keys(
+    figures: dict[str, Any], tasks: Sequence[str], methods: Sequence[str]
+) -> dict[str, float | None]:
+    """The learner's headline over tasks: ``worst_sac_final`` (lowest SAC median),
+    ``worst_sac_minus_bc`` (lowest SAC median minus BC median, with both methods run) and
+    ``worst_min_after_80`` (lowest SAC evaluation after a first 80 %, None if no task got there)."""
+    if "sac" not in methods:
+        return {"worst_sac_final": None, "worst_sac_minus_bc": None, "worst_min_after_80": None}
+    finals = [figures[t]["sac"]["final_success"] for t in tasks]
+    gaps = [
+        figures[t]["sac"]["final_success"] - figures[t]["bc"]["final_success"]
+        for t in tasks
+        if "bc" in methods
+    ]
+    lows = [figures[t]["sac"]["min_after_80"] for t in tasks]
+    reached = [low for low in lows if low is not None]
+    return {
+        "worst_sac_final": min(finals),
+        "worst_sac_minus_bc": min(gaps) if gaps else None,
+        "worst_min_after_80": min(reached) if reached else None,
+    }
+
+
 def expert_success(task_name: str, *, episodes: int, noise: float, seed: int = 10_000) -> float:
     """Success rate of the task's scripted expert with demo noise ``noise`` (action units)."""
     from robot_rl_sim.tasks import get_task
@@ -141,6 +164,7 @@ def run_suite(
     out: Path,
     expert_episodes: int = 50,
     overrides: Sequence[str] = (),
+    first_seed: int = 0,
 ) -> dict[str, Any]:
     """Every method on every task over ``seeds`` seeds; writes ``out/curves.json``,
     ``out/summary.json`` and the report (``out/report/index.html``, PNG curves) and returns
@@ -163,7 +187,7 @@ def run_suite(
                     task, method, s, runs_dir=out / "runs", overrides=overrides,
                     run_dirs=run_dirs,
                 )
-                for s in range(seeds)
+                for s in range(first_seed, first_seed + seeds)
             ]  # fmt: skip
             curves[task][method] = runs
             summary["tasks"][task][method] = summarise(runs)
@@ -171,6 +195,7 @@ def run_suite(
     summary["expert_success_min"] = min(expert.values())
     bc = [summary["tasks"][t]["bc"]["final_success"] for t in tasks if "bc" in methods]
     summary["bc_final_max"] = max(bc) if bc else None
+    summary.update(learner_keys(summary["tasks"], tasks, methods))
     from robot_rl.app.report import write_report
 
     write_report(run_dirs, out / "report")
@@ -183,6 +208,7 @@ __all__ = [
     "config_path",
     "expert_success",
     "first_reaching",
+    "learner_keys",
     "min_after",
     "run_one",
     "run_suite",

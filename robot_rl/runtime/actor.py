@@ -8,6 +8,7 @@ makes a simulated run reproduce the data-to-update ratio of a real robot at 10 H
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -172,6 +173,14 @@ class Actor:
         if isinstance(msg, Weights):
             if msg.config_hash != self.config_hash:
                 self.stats.rejected_weights += 1
+                if self.stats.rejected_weights == 1:  # once: the actor keeps acting as it was
+                    print(
+                        f"actor: rejected weights v{msg.version}: their config hash "
+                        f"{msg.config_hash} is not this run's {self.config_hash} (a learner "
+                        "started from another config or another version of robot_rl?)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 return
             if msg.version <= self.stats.weights_version and self._has_weights:
                 return  # a duplicate or late push: keep the newer weights

@@ -7,6 +7,8 @@ Replay sampling is excluded (see replay_memory.py); batches are pre-made uint8 t
 Also measures the actor-side ``Policy.act`` latency (p50/p99, single observation).
 
     .venv/bin/python scripts/bench/learner_throughput.py --threads 1 --seconds 5
+    .venv/bin/python scripts/bench/learner_throughput.py --settings state --ensembles 2 \
+        --utd 2 --sac base_policy=bc --sac action_std=0.07   # the cost of learner options
 
 Prints one line per setting, then one JSON object as the last line.
 """
@@ -55,6 +57,7 @@ def make_batch(spec: dict, n: int, device: torch.device) -> dict:
         keys.ACTION: torch.rand((n, ACTION_DIM), generator=g) * 2 - 1,
         keys.REWARD: torch.rand(n, generator=g),
         keys.TERMINATED: torch.zeros(n),
+        keys.IS_DEMO: (torch.arange(n) % 2).float(),  # RLPD's half-and-half batch
     }
     return {
         k: {kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v.to(device)
@@ -108,7 +111,18 @@ def main() -> int:
     parser.add_argument("--no-fused", action="store_true", help="foreach Adam instead of fused")
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument(
+        "--sac", action="append", default=[], help="SACConfig field=value (YAML), repeatable"
+    )
     args = parser.parse_args()
+    import yaml
+
+    options = {}
+    for item in args.sac:
+        name, sep, value = item.partition("=")
+        if not sep or name not in SACConfig.__dataclass_fields__:
+            parser.error(f"--sac {item!r}: expected FIELD=VALUE with a SACConfig field")
+        options[name] = yaml.safe_load(value)
     torch.set_num_threads(args.threads)
 
     results: dict[str, float] = {}
@@ -123,6 +137,7 @@ def main() -> int:
                 batch_size=args.batch_size,
                 fused_optimizer=not args.no_fused,
                 compile=args.compile,
+                **options,
             )
             config.encoder.channels_last = not args.no_channels_last
             sac = SAC(spec, ACTION_DIM, config, device=args.device, seed=0)
@@ -146,6 +161,7 @@ def main() -> int:
                 "utd": args.utd,
                 "updates_per_s": results,
                 "act_ms": act_ms,
+                "sac_options": options,
             }
         )
     )

@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--tasks", default="peg_insert,pick_cube_hard")
     parser.add_argument("--methods", default="bc,sac")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
     parser.add_argument("--expert-episodes", type=int, default=50)
     parser.add_argument("--out", default=str(ROOT / "runs" / "suite"))
     parser.add_argument("--set", action="append", default=[], help="config override, repeatable")
@@ -49,6 +50,7 @@ def main() -> int:
             out=Path(args.out),
             expert_episodes=args.expert_episodes,
             overrides=args.set,
+            first_seed=args.first_seed,
         )
     except ValueError as err:
         print(f"suite: {err}", file=sys.stderr)

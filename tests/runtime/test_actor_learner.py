@@ -111,7 +111,7 @@ def test_nan_policy_action_is_rejected_before_the_env() -> None:
     assert CountingEnv.steps == 0
 
 
-def test_weights_with_another_config_hash_are_refused() -> None:
+def test_weights_with_another_config_hash_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     config = from_dict(RunConfig, {"env": {"obs_mode": "state"}, "sac": {"hidden_dims": [32, 32]}})
     env = make_env(config, seed=0)
     spec, action_dim = env_spec(env)
@@ -125,5 +125,7 @@ def test_weights_with_another_config_hash_are_refused() -> None:
     assert actor.stats.rejected_weights == 1 and actor.stats.weights_version == 0
     for k, v in policy.state_dict().items():
         assert torch.equal(v, before[k])
+    err = capsys.readouterr().err
+    assert "rejected weights v5" in err and "theirs" in err and "mine" in err
     obs = env.reset(seed=1)[0]
     assert np.all(np.isfinite(actor.choose_action(obs)))
