@@ -1,0 +1,214 @@
+"""The ros_ws nodes as separate OS processes over real ROS 2 (rclpy, Fast DDS).
+
+Each test starts nodes from the graph table (``robot_rl_ros.graph``, the rows
+``train.launch.py`` turns into launch_ros Nodes) as ``python -m robot_rl_ros.<node>`` and
+talks to them from this process with real rclpy on a DDS domain of its own, discovery kept
+on this host. Skipped where the ROS 2 wheels are not installed (``ROBOT_RL_ROS=0``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="ROS 2 wheels not installed (scripts/setup.sh)")
+graph = pytest.importorskip("robot_rl_ros.graph")
+
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from sensor_msgs.msg import Image, JointState, Joy  # noqa: E402
+from std_msgs.msg import Bool, Float32MultiArray, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+pytestmark = pytest.mark.twin
+CONFIG = Path(graph.SHARE) / "config"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Probe:
+    """This test's own rclpy context and node on the graph's DDS domain."""
+
+    def __init__(self, domain_id: int) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node("robot_rl_test_probe", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, Any]]] = {}
+
+    def listen(self, msg_type: Any, topic: str, qos: Any = 10) -> list[tuple[float, Any]]:
+        log = self.received.setdefault(topic, [])
+        self.node.create_subscription(
+            msg_type, topic, lambda msg: log.append((time.monotonic(), msg)), qos
+        )
+        return log
+
+    def spin_until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert time.monotonic() < deadline, f"timed out after {timeout_s} s: {what}"
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def domain(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A DDS domain for this test alone (node processes inherit it), localhost discovery."""
+    domain_id = random.Random(os.getpid() ^ time.time_ns()).randint(1, 100)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    yield domain_id
+
+
+@pytest.fixture
+def probe(domain: int) -> Iterator[Probe]:
+    p = Probe(domain)
+    yield p
+    p.close()
+
+
+def start(arg: dict[str, str], tmp_path: Path, *names: str) -> graph.Graph:
+    g = graph.Graph(arg, log_dir=tmp_path / "logs")
+    for name in names:
+        g.start(name)
+    return g
+
+
+def test_twin_node_publishes_cameras_joints_and_pose_and_follows_commands(
+    probe: Probe, tmp_path: Path
+) -> None:
+    from robot_rl_ros.ros_io import SENSOR_QOS
+
+    images = {cam: probe.listen(Image, f"/camera/{cam}/color/image_raw", SENSOR_QOS)
+              for cam in ("front", "wrist")}  # fmt: skip
+    joints = probe.listen(JointState, "/joint_states", SENSOR_QOS)
+    poses = probe.listen(PoseStamped, "/tcp_pose", SENSOR_QOS)
+    command = probe.node.create_publisher(
+        PoseStamped, "/cartesian_impedance_controller/target_pose", 10
+    )
+    with start({"sim": "true"}, tmp_path, "robot_rl_twin") as twin:
+        probe.spin_until(lambda: all(images.values()) and joints and poses, 60.0,
+                         "first twin messages\n" + twin.log("robot_rl_twin"))  # fmt: skip
+        start_n = len(joints)
+        probe.spin_for(3.0)
+        hz = (len(joints) - start_n) / 3.0
+        assert hz >= 5.0, f"joint states at {hz:.1f} Hz, the cell's rate is 10 Hz"
+        for cam, log in images.items():
+            msg = log[-1][1]
+            assert (msg.height, msg.width, msg.encoding) == (128, 128, "rgb8"), cam
+            assert len(msg.data) == 128 * 128 * 3
+        assert list(joints[-1][1].name)[:7] == [f"joint{i}" for i in range(1, 8)]
+        # a pose target 5 cm above the TCP: the twin's TCP rises towards it
+        z0 = poses[-1][1].pose.position.z
+        target = poses[-1][1]
+        target.header.frame_id = "base"
+        target.pose.position.z = z0 + 0.05
+        for _ in range(10):
+            command.publish(target)
+            probe.spin_for(0.1)
+        assert poses[-1][1].pose.position.z > z0 + 0.01
+
+
+def test_teleop_node_turns_a_published_joy_into_interventions(probe: Probe, tmp_path: Path) -> None:
+    joy = probe.node.create_publisher(Joy, "/joy", 10)
+    interventions = probe.listen(Float32MultiArray, "/robot_rl/intervention")
+    with start({"sim": "true", "teleop": "true"}, tmp_path, "robot_rl_teleop") as teleop:
+        held = Joy(axes=[0.5, 0.0, 0.0], buttons=[1, 0, 1])
+
+        def send_and_got(expect_empty: bool) -> bool:
+            joy.publish(held)
+            return bool(interventions) and (len(interventions[-1][1].data) == 0) == expect_empty
+
+        probe.spin_until(lambda: send_and_got(False), 60.0,
+                         "an intervention\n" + teleop.log("robot_rl_teleop"))  # fmt: skip
+        assert list(interventions[-1][1].data) == [0.0, 0.5, 0.0, -1.0]
+        held = Joy(axes=[0.5, 0.0, 0.0], buttons=[0, 0, 0])  # dead-man released
+        probe.spin_until(lambda: send_and_got(True), 10.0, "hands off")
+
+
+def test_actor_learner_and_twin_processes_train_over_dds(probe: Probe, tmp_path: Path) -> None:
+    """The launch test's check: transitions reach the learner, weights reach the actor."""
+    statuses = probe.listen(String, "/robot_rl_actor/status")
+    estops = probe.listen(Bool, "/robot_rl/estop")
+    run_dir = tmp_path / "run"
+    arg = {"sim": "true", "cell_config": str(CONFIG / "ci_cell.yaml"), "env_steps": "150",
+           "run_dir": str(run_dir), "learner_port": str(free_port())}  # fmt: skip
+    g = graph.Graph(arg, log_dir=tmp_path / "logs")
+    assert [r.name for r in g.rows] == ["robot_rl_actor", "robot_rl_learner", "robot_rl_twin"]
+    with g:
+        g.start()
+        actor = g.processes["robot_rl_actor"]
+        deadline = time.monotonic() + 180.0
+        while actor.poll() is None:
+            assert time.monotonic() < deadline, "actor not done\n" + g.log("robot_rl_actor")
+            probe.spin_for(0.2)
+        assert actor.returncode == 0, g.log("robot_rl_actor")
+        learner = g.processes["robot_rl_learner"]
+        learner.wait(timeout=60.0)
+        assert learner.returncode == 0, g.log("robot_rl_learner")
+    seen = [json.loads(msg.data) for _t, msg in statuses]
+    assert seen, "no status on /robot_rl_actor/status"
+    assert max(s["learner_updates"] for s in seen) > 0
+    assert max(s["weights_version"] for s in seen) >= 1
+    assert "learner done after" in g.log("robot_rl_learner")
+    assert (run_dir / "policy.safetensors").is_file() and (run_dir / "episodes").is_dir()
+    assert not estops
+
+
+def test_actor_estop_service_latches_and_is_published_over_dds(
+    probe: Probe, tmp_path: Path
+) -> None:
+    estops = probe.listen(Bool, "/robot_rl/estop")
+    statuses = probe.listen(String, "/robot_rl_actor/status")
+    arg = {"sim": "true", "cell_config": str(CONFIG / "ci_cell.yaml"), "env_steps": "100000",
+           "run_dir": str(tmp_path / "run"), "learner_port": str(free_port())}  # fmt: skip
+    with start(arg, tmp_path, "robot_rl_twin", "robot_rl_learner", "robot_rl_actor") as g:
+        client = probe.node.create_client(Trigger, "/robot_rl_actor/estop")
+        probe.spin_until(lambda: client.service_is_ready(), 60.0,
+                         "~/estop service\n" + g.log("robot_rl_actor"))  # fmt: skip
+        future = client.call_async(Trigger.Request())
+        probe.spin_until(future.done, 30.0, "estop answer")
+        assert future.result().success
+        probe.spin_until(lambda: bool(estops), 10.0, "estop topic")
+        assert estops[-1][1].data is True
+        n = len(statuses)
+        probe.spin_until(lambda: len(statuses) > n + 1, 10.0, "status after estop")
+        status = json.loads(statuses[-1][1].data)
+        assert status["estopped"] and status["mode"] != "policy"
+        steps = status["env_steps"]
+        probe.spin_for(2.5)
+        assert json.loads(statuses[-1][1].data)["env_steps"] == steps  # stepping halted
+
+
+def test_graph_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="name:=value"):
+        graph.parse_arguments(["sim=true"])
+    with pytest.raises(ValueError, match="no_such"):
+        graph.parse_arguments(["no_such:=1"])
+    rows = graph.node_rows({"sim": "false", "cameras_running": "false"}, graph.SHARE)
+    camera = next(r for r in rows if r.package == "realsense2_camera")
+    with pytest.raises(ValueError, match="cameras_running"):
+        graph.node_command(camera, "params.yaml")
