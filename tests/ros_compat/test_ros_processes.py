@@ -175,6 +175,7 @@ def test_actor_learner_and_twin_processes_train_over_dds(probe: Probe, tmp_path:
     assert max(s["weights_version"] for s in seen) >= 1
     assert "learner done after" in g.log("robot_rl_learner")
     assert (run_dir / "policy.safetensors").is_file() and (run_dir / "episodes").is_dir()
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "spec.json").is_file()
     assert not estops
 
 
@@ -201,6 +202,16 @@ def test_actor_estop_service_latches_and_is_published_over_dds(
         steps = status["env_steps"]
         probe.spin_for(2.5)
         assert json.loads(statuses[-1][1].data)["env_steps"] == steps  # stepping halted
+        control = probe.node.create_publisher(String, "/robot_rl_actor/control", 10)
+        probe.spin_until(lambda: control.get_subscription_count() > 0, 10.0, "~/control")
+        control.publish(String(data="no_such_control"))  # logged by the actor, not fatal
+        control.publish(String(data="release_estop"))
+        probe.spin_until(lambda: not json.loads(statuses[-1][1].data)["estopped"], 10.0, "release")
+        probe.spin_until(
+            lambda: json.loads(statuses[-1][1].data)["env_steps"] > steps, 20.0, "steps again"
+        )
+        assert g.processes["robot_rl_actor"].poll() is None
+        assert "no_such_control" in g.log("robot_rl_actor")
 
 
 def test_graph_arguments_are_checked() -> None:

@@ -112,8 +112,11 @@ class ActorNode(Node):
         except (LookupError, ValueError) as err:
             self.get_logger().error(f'{source}: {err}')
             return False, str(err)
-        log = self.get_logger().error if name == 'estop' else self.get_logger().info
-        log(message)
+        # rclpy ties a severity to each logging call site: one call per severity
+        if name == 'estop':
+            self.get_logger().error(message)
+        else:
+            self.get_logger().info(message)
         if name == 'estop' and source != self.cell.estop_topic:
             self.estop_pub.publish(Bool(data=True))  # the reset node stops a reset too
         return True, message
