@@ -222,6 +222,9 @@ def nodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         for name in ("twin_node", "actor_node", "learner_node", "reset_node", "reward_node",
                      "teleop_node", "dashboard_node")
     })  # fmt: skip
+    # modules imported over the stand-in must not outlive it (real rclpy tests follow)
+    for name in [m for m in sys.modules if m.startswith("robot_rl_ros")]:
+        del sys.modules[name]
 
 
 def ticking(twin: Any, period_s: float = 0.02) -> threading.Event:

@@ -24,6 +24,7 @@ graph = pytest.importorskip("robot_rl_ros.graph")
 
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data as SENSOR_QOS  # noqa: E402
 from sensor_msgs.msg import Image, JointState, Joy  # noqa: E402
 from std_msgs.msg import Bool, Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -100,8 +101,6 @@ def start(arg: dict[str, str], tmp_path: Path, *names: str) -> graph.Graph:
 def test_twin_node_publishes_cameras_joints_and_pose_and_follows_commands(
     probe: Probe, tmp_path: Path
 ) -> None:
-    from robot_rl_ros.ros_io import SENSOR_QOS
-
     images = {cam: probe.listen(Image, f"/camera/{cam}/color/image_raw", SENSOR_QOS)
               for cam in ("front", "wrist")}  # fmt: skip
     joints = probe.listen(JointState, "/joint_states", SENSOR_QOS)
