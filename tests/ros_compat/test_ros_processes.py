@@ -13,18 +13,16 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="ROS 2 wheels not installed (scripts/setup.sh)")
 graph = pytest.importorskip("robot_rl_ros.graph")
-
 from geometry_msgs.msg import PoseStamped  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data as SENSOR_QOS  # noqa: E402
+from robot_rl_ros.probe import Probe  # noqa: E402
 from sensor_msgs.msg import Image, JointState, Joy  # noqa: E402
 from std_msgs.msg import Bool, Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -37,41 +35,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-class Probe:
-    """This test's own rclpy context and node on the graph's DDS domain."""
-
-    def __init__(self, domain_id: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("robot_rl_test_probe", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.received: dict[str, list[tuple[float, Any]]] = {}
-
-    def listen(self, msg_type: Any, topic: str, qos: Any = 10) -> list[tuple[float, Any]]:
-        log = self.received.setdefault(topic, [])
-        self.node.create_subscription(
-            msg_type, topic, lambda msg: log.append((time.monotonic(), msg)), qos
-        )
-        return log
-
-    def spin_until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            assert time.monotonic() < deadline, f"timed out after {timeout_s} s: {what}"
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def spin_for(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
 
 
 @pytest.fixture
