@@ -185,3 +185,38 @@ def test_graph_arguments_are_checked() -> None:
     camera = next(r for r in rows if r.package == "realsense2_camera")
     with pytest.raises(ValueError, match="cameras_running"):
         graph.node_command(camera, "params.yaml")
+
+
+def test_bag_record_node_writes_a_live_run_to_mcap(probe: Probe, tmp_path: Path) -> None:
+    """The twin and actor over DDS, recorded by a third process; the bag reads back."""
+    import subprocess
+    import sys
+
+    from robot_rl.ros_compat.bag import read_bag
+
+    arg = {"sim": "true", "env_steps": "100000", "run_dir": str(tmp_path / "run"),
+           "learner_port": str(free_port())}  # fmt: skip
+    bag = tmp_path / "bag"
+    statuses = probe.listen(String, "/robot_rl_actor/status")
+    with start(arg, tmp_path, "robot_rl_twin", "robot_rl_learner", "robot_rl_actor") as g:
+        probe.spin_until(
+            lambda: bool(statuses) and json.loads(statuses[-1][1].data)["env_steps"] > 0,
+            60.0,
+            "the actor stepping\n" + g.log("robot_rl_actor"),
+        )
+        record = subprocess.run(
+            [sys.executable, "-m", "robot_rl_ros.bag_record", str(bag), "--duration-s", "8",
+             "--ros-args", "-p", f"cell_config:={CONFIG / 'twin_cell.yaml'}"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert record.returncode == 0, record.stderr + g.log("robot_rl_actor")
+    messages = list(read_bag(bag))
+    topics = {t for t, _ns, _m in messages}
+    assert {"/camera/front/color/image_raw", "/joint_states", "/tcp_pose",
+            "/cartesian_impedance_controller/target_pose"} <= topics  # fmt: skip
+    times = [ns for _t, ns, _m in messages]
+    assert times == sorted(times)
+    front = [m for t, _ns, m in messages if t == "/camera/front/color/image_raw"]
+    assert len(front) >= 20 and (front[-1].height, front[-1].width) == (128, 128)
+    commands = [m for t, _ns, m in messages if t.endswith("target_pose")]
+    assert commands and commands[-1].header.frame_id == "base"
