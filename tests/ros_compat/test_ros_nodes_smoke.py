@@ -3,16 +3,15 @@
 The nodes run over real rclpy and Fast DDS as separate processes in test_ros_processes.py;
 what stays here needs a stand-in: ``launch``/``launch_ros`` are not installable from the
 Python registry, so the launch file runs over stand-ins for them (and is checked to start
-exactly the rows of robot_rl_ros.graph_table); the reset, reward and dashboard node tests
-call a node's callbacks synchronously (a reset with no driver behind it, a held success
-button at one reward tick, a status the dashboard mirrors), and are not yet process tests.
+exactly the rows of robot_rl_ros.graph_table); the reset and reward node test calls the
+nodes' callbacks synchronously (a reset with no driver behind it, a held success button at
+one reward tick): those two nodes are not yet process tests.
 Topics are delivered synchronously in-process, QoS is ignored and the message classes are
 the plain mirrors of ``robot_rl.ros_compat.messages``.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -256,14 +255,6 @@ def test_hardware_side_nodes_over_the_twin_topics(nodes: Any) -> None:
         assert reset.core.env.estopped
     finally:
         stop.set()
-
-
-def test_dashboard_node_mirrors_the_actor_status(nodes: Any) -> None:
-    dashboard = nodes.dashboard_node.DashboardNode()
-    BUS.publish("/robot_rl_actor/status", String(json.dumps({"env_steps": 7, "paused": True})))
-    assert dashboard.feed.status()["env_steps"] == 7 and dashboard.feed.status()["mode"] == "paused"
-    dashboard.feed.controls.estop()
-    assert BUS.log["/robot_rl_actor/control"][-1].data == "estop"
 
 
 def load_launch_file(monkeypatch: pytest.MonkeyPatch, share: Path) -> Any:
