@@ -3,9 +3,10 @@
 The nodes run over real rclpy and Fast DDS as separate processes in test_ros_processes.py;
 what stays here needs a stand-in: ``launch``/``launch_ros`` are not installable from the
 Python registry, so the launch file runs over stand-ins for them (and is checked to start
-exactly the rows of robot_rl_ros.graph_table); the reset and reward node test calls the
-nodes' callbacks synchronously (a reset with no driver behind it, a held success button at
-one reward tick): those two nodes are not yet process tests.
+exactly the rows of robot_rl_ros.graph_table); the hardware-side test reads the reset
+node's latch after an e-stop on the topic, which is state inside the node that no topic or
+service shows unless a reset is in progress (the reset and reward nodes' services, rewards
+and service e-stop run as processes in test_ros_processes.py).
 Topics are delivered synchronously in-process, QoS is ignored and the message classes are
 the plain mirrors of ``robot_rl.ros_compat.messages``.
 """

@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,3 +251,45 @@ def test_dashboard_node_serves_the_actor_status_and_sends_its_buttons(
         assert r.status_code == 200, r.text
         probe.spin_until(lambda: bool(statuses) and json.loads(statuses[-1][1].data)["estopped"],
                          10.0, "the actor e-stopped by the dashboard button")  # fmt: skip
+
+
+def test_reset_and_reward_nodes_over_a_twin_cell(probe: Probe, tmp_path: Path) -> None:
+    """The hardware graph's reset and reward nodes, the twin standing in for the robot."""
+    import yaml
+    from std_msgs.msg import Float64
+
+    # the twin keeps its own reset service out of the way of the reset node's
+    twin_cell = tmp_path / "twin_cell.yaml"
+    cell = yaml.safe_load((CONFIG / "ci_cell.yaml").read_text())
+    twin_cell.write_text(yaml.safe_dump({**cell, "reset_service": "/twin/reset"}))
+    twin = start({"sim": "true", "cell_config": str(twin_cell)}, tmp_path / "t", "robot_rl_twin")
+    hardware = {"sim": "false", "cameras_running": "true", "success_button": "2",
+                "cell_config": str(CONFIG / "ci_cell.yaml")}  # fmt: skip
+    rewards = probe.listen(Float64, "/robot_rl/reward")
+    joy = probe.node.create_publisher(Joy, "/joy", 10)
+
+    def call(name: str, timeout_s: float) -> Any:
+        client = probe.node.create_client(Trigger, name)
+        probe.spin_until(client.service_is_ready, 60.0, f"{name}\n" + nodes.log("robot_rl_reset"))
+        future = client.call_async(Trigger.Request())
+        probe.spin_until(future.done, timeout_s, f"{name} answer")
+        return future.result()
+
+    with twin, start(hardware, tmp_path / "h", "robot_rl_reset", "robot_rl_reward") as nodes:
+        joints = probe.listen(JointState, "/joint_states", SENSOR_QOS)
+        probe.spin_until(lambda: bool(joints), 60.0, "twin data\n" + twin.log("robot_rl_twin"))
+        answer = call("/robot_rl/reset", 60.0)
+        assert answer.success, answer.message + nodes.log("robot_rl_reset")
+        probe.spin_until(lambda: bool(rewards), 30.0, "a reward\n" + nodes.log("robot_rl_reward"))
+        assert rewards[-1][1].data == 0.0
+
+        def labelled() -> bool:
+            joy.publish(Joy(axes=[0.0, 0.0, 0.0], buttons=[0, 0, 1]))
+            return rewards[-1][1].data == 1.0
+
+        probe.spin_until(labelled, 10.0, "the held success button's reward")
+        assert call("/robot_rl_reset/estop", 10.0).success
+        refused = call("/robot_rl/reset", 30.0)
+        assert not refused.success and "stop" in refused.message.lower(), refused.message
+        assert call("/robot_rl_reset/release_estop", 10.0).success
+        assert call("/robot_rl/reset", 60.0).success
