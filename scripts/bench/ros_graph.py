@@ -11,7 +11,11 @@ cameras at 10 Hz from the twin cell), listens from this process with rclpy and r
 - ``dropped_steps``: control periods without a command (a gap of k periods between two
   commands counts k - 1), plus the env steps the actor ended as stale.
 
-    .venv/bin/python scripts/bench/ros_graph.py --env-steps 600
+    .venv/bin/python scripts/bench/ros_graph.py --env-steps 600 [--fault-tries 2]
+
+With ``--fault-tries N``, a second graph (camera-less CI cell) then takes N kill -9s of the
+learner node and N of the twin node, and ``fault_recovery_rate`` (recovered / tried) and
+``fault_outcomes`` are added (each twin drill waits out Fast DDS's 20 s lease).
 
 Needs the ROS 2 wheels (scripts/setup.sh). Prints one JSON object as the last line.
 """
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,12 +52,68 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _status(statuses: list) -> dict:
+    return json.loads(statuses[-1][1].data) if statuses else {}
+
+
+def _fault_drills(probe: object, graph: object, statuses: list, tries: int) -> dict:
+    """Kill -9 the learner, then the twin, ``tries`` times each; count the recoveries.
+
+    Recovered: after a killed learner the actor kept stepping and got newer weights from
+    the restarted one; after a killed twin the actor held (stopped stepping) and stepped
+    again once the twin was back. The actor process stays the same throughout.
+    """
+    import signal
+
+    from std_srvs.srv import Trigger
+
+    p: Any = probe
+    g: Any = graph
+    reset = p.node.create_client(Trigger, "/robot_rl/reset")
+    outcomes: dict[str, list[bool]] = {"kill_learner": [], "kill_twin": []}
+    p.spin_until(lambda: _status(statuses).get("weights_version", 0) >= 1, 120.0, "weights")
+    for _ in range(tries):
+        for fault, node in (("kill_learner", "robot_rl_learner"), ("kill_twin", "robot_rl_twin")):
+            try:
+                before = _status(statuses)
+                g.processes[node].send_signal(signal.SIGKILL)
+                g.processes[node].wait()
+                p.spin_for(3.0)
+                during = _status(statuses)
+                if fault == "kill_learner":
+                    ok = during["env_steps"] > before["env_steps"]
+                    g.start(node)
+                    version = during["weights_version"]
+                    p.spin_until(lambda v=version: _status(statuses)["weights_version"] > v,
+                                 90.0, "new weights")  # fmt: skip
+                else:
+                    ok = bool(during.get("stale"))
+                    p.spin_until(lambda: not reset.service_is_ready(), 40.0, "lease")
+                    g.start(node)
+                    held = _status(statuses)["env_steps"]
+                    p.spin_until(lambda h=held: _status(statuses)["env_steps"] > h + 5, 90.0,
+                                 "steps again")  # fmt: skip
+                ok = ok and g.processes["robot_rl_actor"].poll() is None
+            except TimeoutError:
+                ok = False
+            outcomes[fault].append(ok)
+    tried = sum(len(v) for v in outcomes.values())
+    recovered = sum(sum(v) for v in outcomes.values())
+    return {"fault_recovery_rate": recovered / tried, "fault_outcomes": outcomes}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env-steps", type=int, default=600, help="actor env steps")
     parser.add_argument("--run-config", default="", help="run config (default: the package's)")
     parser.add_argument("--cell-config", default="", help="cell config (default: twin cell)")
     parser.add_argument("--timeout-s", type=float, default=0.0, help="0: 3x the steps' time")
+    parser.add_argument(
+        "--fault-tries",
+        type=int,
+        default=0,
+        help="after the run: kill -9 learner and twin this many times each",
+    )
     args = parser.parse_args(argv)
 
     from geometry_msgs.msg import PoseStamped
@@ -96,6 +157,20 @@ def main(argv: list[str] | None = None) -> int:
             if actor.returncode != 0:
                 print(graph.log("robot_rl_actor")[-3000:], file=sys.stderr)
                 raise RuntimeError(f"actor exited with {actor.returncode}")
+        # the run's messages, before any drill adds to them
+        commands = list(commands)
+        images = {cam: list(log) for cam, log in images.items()}
+        last = _status(statuses)
+        faults: dict[str, Any] = {}
+        if args.fault_tries > 0:  # on a fresh graph that runs until the drills end
+            graph_args["env_steps"] = "1000000"
+            graph_args["run_dir"] = str(work / "faults")
+            graph_args["learner_port"] = str(_free_port())
+            graph_args["cell_config"] = str(Path(SHARE) / "config" / "ci_cell.yaml")
+            statuses.clear()  # only the drill graph's actor from here on
+            with Graph(graph_args, log_dir=work / "fault_logs") as drill:
+                drill.start()
+                faults = _fault_drills(probe, drill, statuses, args.fault_tries)
     finally:
         probe.close()
 
@@ -111,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     cmd_times = np.array([_stamp_s(m) for _, m in commands])
     gaps = np.diff(cmd_times) * control_hz
     dropped = int(np.sum(np.maximum(0, np.round(gaps) - 1))) if len(gaps) else 0
-    last = json.loads(statuses[-1][1].data) if statuses else {}
     hz = {}
     for cam, log in images.items():
         span = log[-1][0] - log[0][0] if len(log) > 1 else 0.0
@@ -130,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights_version": last.get("weights_version"),
         "learner_updates": last.get("learner_updates"),
         "run_dir": str(work / "run"),
+        **faults,
     }  # fmt: skip
     print(json.dumps(result))
     return 0
