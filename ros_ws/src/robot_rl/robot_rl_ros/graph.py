@@ -33,7 +33,8 @@ def parse_arguments(argv):
         if not sep:
             raise ValueError(f'{item!r}: arguments are name:=value (as for ros2 launch)')
         if name not in ARGUMENTS:
-            raise ValueError(f'{name}: unknown argument; known: {", ".join(ARGUMENTS)}')
+            known = ', '.join(ARGUMENTS)
+            raise ValueError(f'{name}: unknown argument; known: {known}')
         arg[name] = value
     return arg
 
