@@ -8,6 +8,10 @@ STAMP := $(VENV)/.setup-stamp
 export OMP_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= PASSIVE
 export MKL_NUM_THREADS ?= 1
+# ROS 2 (the wheels scripts/setup.sh installs): Fast DDS, discovery kept on this host.
+# Library paths need nothing here: ros-wheels-bootstrapper's .pth sets LD_LIBRARY_PATH.
+export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
 .PHONY: setup demo test test-slow test-repeat lint clean
 

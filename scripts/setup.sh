@@ -40,5 +40,23 @@ fi
 # gym-hil ships the Panda + Robotiq meshes/MJCF that the twin uses; its own Python deps
 # (pygame, pynput, an older mujoco pin) are not needed because we never import its code.
 .venv/bin/python -m pip install -q --no-deps gym-hil==0.1.14 2>&1 | grep -v "^WARNING: Location" || true
+# ROS 2 Jazzy from the Python registry (cp311 wheels): rclpy, the message packages the nodes
+# use and Fast DDS, so the nodes in ros_ws run as real processes here (tests/ros_nodes).
+# Optional but on by default: ROBOT_RL_ROS=0 skips it; a failed install only warns, and the
+# ROS process tests then skip. ros-wheels-bootstrapper's .pth re-executes the venv's python
+# once with LD_LIBRARY_PATH set to the wheels' libraries, so no environment set-up is needed.
+# robot_rl_ros (the nodes) is importable from the source tree through a .pth file; its ament
+# package is also named robot_rl, so `pip install -e` of it would replace the core.
+ROS_WHEELS=(ros-jazzy-rclpy ros-jazzy-std-msgs ros-jazzy-sensor-msgs ros-jazzy-geometry-msgs
+  ros-jazzy-std-srvs ros-jazzy-rmw-fastrtps-cpp)
+SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if [ "${ROBOT_RL_ROS:-1}" != 0 ]; then
+  if .venv/bin/python -m pip install -q -c constraints.txt "${ROS_WHEELS[@]}" 2>&1 | grep -v "^WARNING: Location"; [ "${PIPESTATUS[0]}" = 0 ]; then
+    echo "$PWD/ros_ws/src/robot_rl" > "$SITE/robot_rl_ros_source.pth"
+    RMW_IMPLEMENTATION=rmw_fastrtps_cpp .venv/bin/python -c "import rclpy, robot_rl_ros, sensor_msgs.msg, std_srvs.srv; print('ROS 2 Jazzy rclpy ok')"
+  else
+    echo "WARNING: the ROS 2 wheels did not install; the ROS process tests will skip" >&2
+  fi
+fi
 .venv/bin/python -c "import torch, mujoco, zarr, robot_rl; print(f'robot_rl set-up ok: torch {torch.__version__}, mujoco {mujoco.__version__}, zarr {zarr.__version__}')"
 touch .venv/.setup-stamp

@@ -33,6 +33,7 @@ setup(
             'reward_node = robot_rl_ros.reward_node:main',
             'reset_node = robot_rl_ros.reset_node:main',
             'dashboard_node = robot_rl_ros.dashboard_node:main',
+            'bag_record = robot_rl_ros.bag_record:main',
         ],
     },
 )

@@ -93,14 +93,22 @@ class ActorNode(Node):
         self.gripper_pub.publish(to_ros(gripper, Float64()))
 
     def _request_reset(self):
-        if not self.reset_client.wait_for_service(timeout_sec=self.reset_timeout_s):
-            raise TimeoutError(f'{self.cell.reset_service}: no reset service')
-        future = self.reset_client.call_async(Trigger.Request())
+        # A request sent to a server that then died is lost with it: once DDS drops that
+        # server (its participant lease, 20 s in Fast DDS, ran out), ask the next one.
         deadline = time.monotonic() + self.reset_timeout_s
-        while not future.done():  # the executor (main thread) completes it
+        future = None
+        while future is None or not future.done():  # the executor (main thread) completes it
             if time.monotonic() > deadline:
                 raise TimeoutError(f'{self.cell.reset_service}: no answer in '
                                    f'{self.reset_timeout_s} s')
+            if not self.reset_client.service_is_ready():
+                if future is not None:
+                    self.reset_client.remove_pending_request(future)
+                    future = None
+                    self.get_logger().warning(
+                        f'{self.cell.reset_service}: the server went away; asking again')
+            elif future is None:
+                future = self.reset_client.call_async(Trigger.Request())
             time.sleep(0.01)
         response = future.result()
         if not response.success:
@@ -112,8 +120,11 @@ class ActorNode(Node):
         except (LookupError, ValueError) as err:
             self.get_logger().error(f'{source}: {err}')
             return False, str(err)
-        log = self.get_logger().error if name == 'estop' else self.get_logger().info
-        log(message)
+        # rclpy ties a severity to each logging call site: one call per severity
+        if name == 'estop':
+            self.get_logger().error(message)
+        else:
+            self.get_logger().info(message)
         if name == 'estop' and source != self.cell.estop_topic:
             self.estop_pub.publish(Bool(data=True))  # the reset node stops a reset too
         return True, message

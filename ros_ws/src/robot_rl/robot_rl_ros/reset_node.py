@@ -88,8 +88,11 @@ class ResetNode(Node):
             response.success, response.message = describe(self.core.run())
         except (TimeoutError, RuntimeError, ValueError) as err:
             response.success, response.message = False, f'{type(err).__name__}: {err}'
-        log = self.get_logger().info if response.success else self.get_logger().error
-        log(f'reset: {response.message}')
+        # rclpy ties a severity to each logging call site: one call per severity
+        if response.success:
+            self.get_logger().info(f'reset: {response.message}')
+        else:
+            self.get_logger().error(f'reset: {response.message}')
         return response
 
     def _on_continue(self, request, response):
