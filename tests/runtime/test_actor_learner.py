@@ -84,6 +84,24 @@ def test_two_processes_exchange_steps_and_weights(tmp_path: Path) -> None:
     assert "learner done" in (run / "learner.log").read_text()
 
 
+def test_a_residual_learner_pretrains_its_base_before_the_actor_acts(tmp_path: Path) -> None:
+    config = small_config(tmp_path, env_steps=120, eval_every=0)
+    config.sac.base_policy = "bc"
+    config.sac.base_pretrain_updates = 200
+    config.sac.action_std = 0.07
+    result = train(config, run_dir=tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert result["env_steps"] == 120
+    learner_rows = read_jsonl(run / "metrics" / "learner.jsonl")
+    pretrain = [r for r in learner_rows if r.get("updates") == 0 and "losses/base_bc" in r]
+    assert pretrain and np.isfinite(pretrain[0]["losses/base_bc"])
+    # The actor's very first episode acted with the pre-trained weights, not random actions.
+    episodes = [r for r in read_jsonl(run / "metrics" / "actor.jsonl") if "charts/success" in r]
+    assert episodes and episodes[0]["charts/weights_version"] >= 1
+    online = [r for r in learner_rows if "losses/base_bc" in r and r.get("updates", 0) > 0]
+    assert online, "the base kept training during online updates"
+
+
 def _open_steps(store: EpisodeStore, total: int) -> int:
     """Steps of the last episode that was still running when training stopped."""
     return total - sum(store.episode_attrs(i)["length"] for i in store.episode_ids())
