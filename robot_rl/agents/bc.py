@@ -20,6 +20,7 @@ from robot_rl.agents.networks import (
     NLL_ACTION_LIMIT,
     ActorPolicy,
     cpu_state_dict,
+    demo_action_error,
     make_adam,
     resolve_device,
 )
@@ -101,7 +102,7 @@ class BC:
         demo_action = batch[keys.ACTION].float()
         if self.config.loss == "mse":
             mean, _ = self.policy.actor(features)
-            return (torch.tanh(mean) - demo_action).pow(2).sum(-1).mean()
+            return demo_action_error(mean, demo_action)
         clipped = demo_action.clamp(-NLL_ACTION_LIMIT, NLL_ACTION_LIMIT)
         return -self.policy.actor.log_prob(features, clipped).mean()
 

@@ -27,6 +27,18 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 NLL_ACTION_LIMIT = 1.0 - 1e-4
 
 
+def demo_action_error(
+    mean: torch.Tensor, action: torch.Tensor, is_demo: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Squared distance of the squashed mean tanh(mean) (B, A) to the demonstrated action,
+    averaged over the rows where ``is_demo`` (B,) is 1 (over every row when it is None)."""
+    error = (torch.tanh(mean) - action).pow(2).sum(-1)  # (B,)
+    if is_demo is None:
+        return error.mean()
+    weight = is_demo.float()
+    return (error * weight).sum() / weight.sum().clamp_min(1.0)
+
+
 def resolve_device(device: torch.device | str) -> torch.device:
     """ "auto" -> cuda when available, else cpu; anything else as given."""
     if str(device) == "auto":

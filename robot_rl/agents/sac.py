@@ -31,6 +31,7 @@ from robot_rl.agents.networks import (
     CriticEnsemble,
     TanhGaussianActor,
     cpu_state_dict,
+    demo_action_error,
     make_adam,
     resolve_device,
 )
@@ -159,18 +160,12 @@ class Policy(ActorPolicy):
             self.base = ActorPolicy(
                 obs_spec, action_dim, config.encoder, config.hidden_dims, seed=seed
             )
+        if self.base is not None or config.action_std is not None:
             self.actor = TanhGaussianActor(
                 self.encoder.out_dim,
                 config.hidden_dims,
                 action_dim,
-                residual_scale=config.residual_scale,
-                fixed_std=config.action_std,
-            )
-        elif config.action_std is not None:
-            self.actor = TanhGaussianActor(
-                self.encoder.out_dim,
-                config.hidden_dims,
-                action_dim,
+                residual_scale=None if self.base is None else config.residual_scale,
                 fixed_std=config.action_std,
             )
 
@@ -321,13 +316,12 @@ class SAC:
         if mb is not None and keys.IS_DEMO in mb:
             is_demo = mb[keys.IS_DEMO].float()  # (B,)
             mean, _log_std = self.actor(detached, base)
-            error = (torch.tanh(mean) - mb[keys.ACTION]).pow(2).sum(-1)  # (B,)
-            n_demo = is_demo.sum().clamp_min(1.0)
-            bc = (error * is_demo).sum() / n_demo
+            bc = demo_action_error(mean, mb[keys.ACTION], is_demo)
             stats["bc_mse"] = bc.detach()
             if self.config.bc_loss == "nll":
                 demo_action = mb[keys.ACTION].clamp(-NLL_ACTION_LIMIT, NLL_ACTION_LIMIT)
-                bc = -(self.actor.log_prob(detached, demo_action, base) * is_demo).sum() / n_demo
+                log_prob_demo = self.actor.log_prob(detached, demo_action, base)
+                bc = -(log_prob_demo * is_demo).sum() / is_demo.sum().clamp_min(1.0)
             if self.config.bc_weight > 0:
                 loss = loss + self.config.bc_weight * bc
         return loss, log_prob, stats
@@ -344,11 +338,7 @@ class SAC:
         demo rows of ``mb`` (every row when it has no ``keys.IS_DEMO``)."""
         assert self.base is not None
         mean, _ = self.base.mean_log_std(self._augment(mb[keys.OBS]))
-        error = (torch.tanh(mean) - mb[keys.ACTION]).pow(2).sum(-1)  # (B,)
-        if keys.IS_DEMO not in mb:
-            return error.mean()
-        is_demo = mb[keys.IS_DEMO].float()
-        return (error * is_demo).sum() / is_demo.sum().clamp_min(1.0)
+        return demo_action_error(mean, mb[keys.ACTION], mb.get(keys.IS_DEMO))
 
     def _base_step(self, mb: dict[str, Any]) -> torch.Tensor:
         assert self.base_optimizer is not None
