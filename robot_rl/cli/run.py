@@ -93,7 +93,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         video_path=video,
         fps=int(config.env.control_hz),
+        deterministic=not args.stochastic,
     )
+    result["deterministic"] = not args.stochastic
     result["weights_version"] = int(meta.get("weights_version", -1))
     if video is not None:
         result["video"] = str(video)
@@ -170,6 +172,11 @@ def add_run_commands(subparsers: Any, overrides: argparse.ArgumentParser) -> Non
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--video", help="mp4 path (default: RUN_DIR/eval/eval.mp4)")
     p.add_argument("--no-video", action="store_true")
+    p.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="sample actions as the actor does online (default: the policy's mean action)",
+    )
 
     p = add(
         "learner",
