@@ -11,6 +11,9 @@ Semantics (docs/dashboard.md has the full table):
 - Handover either way is rate limited: the motion part of the executed action moves at most
   ``max_action_delta`` per step until it meets the new source's action.
 - A teleop device that goes away releases the intervention and pauses the run.
+- A non-finite chosen action (policy or device) is passed on for the safety layer to reject
+  and hold, never kept in the mixer's state (the blend goes on from the hold), and labelled a
+  policy step (``intervened=False``): the hold is nobody's intervention.
 """
 
 from __future__ import annotations
@@ -192,8 +195,9 @@ class InterventionMixer:
         self.intervening = False
         self.takeover_step = False  # the last mixed step is a takeover (RLIF label)
         self.device_lost = False
-        self._prev: np.ndarray | None = None  # (A,) executed action of the last step
+        self._prev: np.ndarray | None = None  # (A,) executed action of the last step, finite
         self._blending = False
+        self.nonfinite_steps = 0  # steps whose chosen action had a NaN/inf (run total)
 
     def mix(
         self, obs: dict[str, np.ndarray], policy_action: np.ndarray
@@ -219,6 +223,8 @@ class InterventionMixer:
         intervened = bool(wants and human.action is not None)
         target = human.action if intervened and human.action is not None else policy_action
         target = np.asarray(target, dtype=np.float32)
+        if not np.all(np.isfinite(target)):
+            return self._nonfinite(target)
         if intervened != self.intervening:
             self._blending = self._prev is not None
         self.takeover_step = intervened and not self.intervening
@@ -226,6 +232,20 @@ class InterventionMixer:
         action = self._limit(target)
         self._prev = action
         return action, intervened, HUMAN if intervened else POLICY
+
+    def _nonfinite(self, target: np.ndarray) -> tuple[np.ndarray, bool, int]:
+        """A NaN/inf target (a broken policy or device): pass it on for the safety layer to
+        reject and hold, but keep it out of the mixer's state. The blend goes on from the hold
+        (zero motion, the last gripper command), who-acts and the takeover label stay as they
+        were, and the step is labelled a policy step: the layer's hold is nobody's
+        intervention, so it is never routed into the demo buffer."""
+        self.nonfinite_steps += 1
+        self.takeover_step = False
+        if self._prev is not None:
+            hold = np.zeros_like(self._prev)
+            hold[-1] = self._prev[-1]
+            self._prev = hold
+        return target.copy(), False, POLICY
 
     def _limit(self, target: np.ndarray) -> np.ndarray:
         """Rate-limit the motion components after a handover; the gripper is absolute."""

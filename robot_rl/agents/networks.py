@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robot_rl.agents.encoders import EncoderConfig, ObservationEncoder
+from robot_rl.envs.finite import NonFiniteActionError, check_finite_weights
 from robot_rl.envs.spec import ObsSpec
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -220,7 +222,8 @@ class ActorPolicy(nn.Module):
     def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:
         """Action float32 (A,) in [-1, 1] for one unbatched observation.
 
-        Raises ValueError if the network outputs a non-finite action (never sent to the env).
+        Raises NonFiniteActionError (a ValueError) if the network outputs a non-finite action
+        (never sent to the env; the actor hands it to the safety layer, which holds).
         """
         device = next(self.parameters()).device
         batch: dict[str, torch.Tensor] = {}
@@ -240,7 +243,15 @@ class ActorPolicy(nn.Module):
                 action = torch.tanh(mean + log_std.exp() * noise)
         out = action[0].to("cpu", torch.float32).numpy()
         if not np.isfinite(out).all():
-            raise ValueError(
-                f"policy produced a non-finite action {out}; not sending it to the env"
+            raise NonFiniteActionError(
+                f"policy produced a non-finite action {out}; not sending it to the env", out
             )
         return out
+
+    def load_state_dict(  # type: ignore[override]
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """nn.Module.load_state_dict, refusing (NonFiniteWeightsError, nothing loaded) weights
+        with a NaN or inf entry: a policy that acts on them only ever outputs NaN."""
+        check_finite_weights(state_dict, where=f"{type(self).__name__}.load_state_dict")
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

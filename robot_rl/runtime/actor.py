@@ -20,6 +20,7 @@ import numpy as np
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
+from robot_rl.envs.finite import NonFiniteActionError, nonfinite_entries
 from robot_rl.hil import InterventionMixer, RunControls
 from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.resets.scripted import ScriptedReset
@@ -59,6 +60,11 @@ class ActorStats:
     weights_version: int = 0
     learner_updates: int = 0
     rejected_weights: int = 0
+    """Weights pushes refused for another config hash."""
+    rejected_bad_weights: int = 0
+    """Weights pushes refused for a NaN/inf entry or keys/shapes that do not fit the policy."""
+    nonfinite_actions: int = 0
+    """Steps whose chosen action (policy or person) had a NaN/inf: the safety layer held."""
     paced_s: float = 0.0
     pace_stalls: int = 0
     resets: dict[str, float] = field(default_factory=dict)
@@ -184,7 +190,20 @@ class Actor:
                 return
             if msg.version <= self.stats.weights_version and self._has_weights:
                 return  # a duplicate or late push: keep the newer weights
-            self.policy.load_state_dict(msg.state_dict())
+            state = msg.state_dict()
+            problem = self._weights_problem(state)
+            if problem is not None:
+                self.stats.rejected_bad_weights += 1
+                if self.stats.rejected_bad_weights == 1:  # once: it keeps its last good weights
+                    kept = f"v{self.stats.weights_version}" if self._has_weights else "none yet"
+                    print(
+                        f"actor: rejected weights v{msg.version}: {problem}; acting on with the "
+                        f"last good weights ({kept}); counted as actor/rejected_bad_weights",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                return
+            self.policy.load_state_dict(state)
             self.stats.weights_version = msg.version
             self._has_weights = True
         elif isinstance(msg, Metrics):
@@ -193,6 +212,28 @@ class Actor:
                 self.stats.learner_updates = max(self.stats.learner_updates, int(updates))
         elif isinstance(msg, Control) and msg.command == "stop":
             self.stop_requested = True
+
+    def _weights_problem(self, state: dict[str, Any]) -> str | None:
+        """Why pushed weights cannot be loaded (checked before anything is copied, so the
+        policy keeps its weights), None when they fit."""
+        bad = nonfinite_entries(state)
+        if bad:
+            return f"{len(bad)} of {len(state)} tensors hold NaN or inf (first: {bad[0]})"
+        own = getattr(self.policy, "state_dict", None)
+        if own is None:
+            return None  # a policy without tensors of its own: nothing to compare with
+        reference = own()
+        missing = sorted(set(reference) - set(state))
+        extra = sorted(set(state) - set(reference))
+        if missing or extra:
+            return f"keys do not fit the policy (missing {missing[:3]}, unexpected {extra[:3]})"
+        for name, tensor in reference.items():
+            if tuple(state[name].shape) != tuple(tensor.shape):
+                return (
+                    f"{name} has shape {tuple(state[name].shape)}, the policy's is "
+                    f"{tuple(tensor.shape)}"
+                )
+        return None
 
     def adopt_weights(self, state: Any, version: int) -> None:
         """Act with these weights now (resume: the run's last policy file, before any push)."""
@@ -233,10 +274,29 @@ class Actor:
             space = self.env.action_space
             assert isinstance(space, gym.spaces.Box)
             return self._rng.uniform(space.low, space.high).astype(np.float32)
-        action = np.asarray(self.policy.act(obs), dtype=np.float32)
-        if not np.all(np.isfinite(action)) and self.safety is None:  # else the layer holds
-            raise ValueError(f"policy produced a non-finite action {action}; not sent to the env")
+        try:
+            action = np.asarray(self.policy.act(obs), dtype=np.float32)
+        except NonFiniteActionError as err:
+            if self.safety is None:
+                raise
+            action = np.asarray(err.action, dtype=np.float32)  # the layer rejects and holds
         return action
+
+    def _check_finite(self, action: np.ndarray) -> None:
+        """A non-finite executed-to-be action: the safety layer holds (counted, said once);
+        without a layer nothing would hold the arm, so the run stops here."""
+        if np.all(np.isfinite(action)):
+            return
+        if self.safety is None:
+            raise ValueError(f"non-finite action {action}; not sent to the env (no safety layer)")
+        self.stats.nonfinite_actions += 1
+        if self.stats.nonfinite_actions == 1:
+            print(
+                f"actor: non-finite action {action} at env step {self.stats.env_steps}; the "
+                "safety layer holds the arm (counted as actor/nonfinite_actions)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def run(
         self, env_steps: int, *, progress: Callable[[ActorStats], None] | None = None
@@ -295,6 +355,9 @@ class Actor:
         intervened, source = False, keys.SOURCE_CODE["policy"]
         if self.mixer is not None:
             action, intervened, source = self.mixer.mix(obs, action)
+        self._check_finite(action)
+        if not np.all(np.isfinite(action)):
+            intervened, source = False, keys.SOURCE_CODE["policy"]  # the hold is nobody's
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         action = np.asarray(info.get("executed_action", action), np.float32)  # as filtered
         if self.mixer is not None:
@@ -396,6 +459,8 @@ class Actor:
                     "actor/episode_length": float(len(episode)),
                     "actor/success": float(episode.success),
                     "actor/env_steps": float(self.stats.env_steps),
+                    "actor/nonfinite_actions": float(self.stats.nonfinite_actions),
+                    "actor/rejected_bad_weights": float(self.stats.rejected_bad_weights),
                     **(safety_metrics(self.safety) if self.safety is not None else {}),
                     **self.stats.resets,
                 }

@@ -230,3 +230,38 @@ def test_a_teleop_estop_button_latches_the_run_and_the_safety_layer() -> None:
     assert not controls.halted and layer.estopped is None
     os.close(write_fd)
     keyboard.close()
+
+
+NAN_ACT = [np.nan, 0.0, 0.0, np.nan]
+
+
+def test_one_nan_policy_action_before_a_takeover_does_not_latch_the_blend() -> None:
+    big = [1.0, -1.0, 1.0, 1.0]
+    policy = [np.array([0.5, 0.0, 0.0, -1.0], np.float32), np.full(4, np.nan, np.float32)]
+    policy += [np.zeros(4, np.float32)] * 8
+    mixer = InterventionMixer(
+        4, config=HilConfig(max_action_delta=0.25), source=Script([None, None] + [big] * 8)
+    )
+    mixed = [mixer.mix({}, a) for a in policy]
+    assert np.all(np.isnan(mixed[1][0][[0, 3]]))  # passed on for the safety layer to reject
+    assert mixed[1][1:] == (False, POLICY)  # the layer's hold is nobody's intervention
+    actions = np.stack([m[0] for m in mixed[2:]])
+    assert np.all(np.isfinite(actions)) and all(m[1] and m[2] == HUMAN for m in mixed[2:])
+    # the blend goes on from the hold (zero motion), rate limited, and meets the person
+    np.testing.assert_allclose(actions[0, :3], [0.25, -0.25, 0.25])
+    np.testing.assert_allclose(actions[3], big)
+    assert mixer.nonfinite_steps == 1 and mixer.takeover_step is False
+
+
+def test_a_nan_device_action_is_held_and_never_routed_as_a_demo() -> None:
+    plan = [None, HUMAN_ACT, NAN_ACT, HUMAN_ACT, None]
+    mixer = InterventionMixer(4, config=HilConfig(rlif=True), source=Script(plan))
+    steps = run_mixer(mixer, len(plan))
+    assert [s.intervened for s in steps] == [False, True, False, True, False]
+    assert [s.reward for s in steps] == [0, -1, 0, 0, 0]  # one takeover, not two
+    np.testing.assert_allclose(steps[3].action, HUMAN_ACT)
+    demo = ReplayBuffer(SPEC, 4, 100)
+    router = InterventionRouter(demo)
+    for s in steps:
+        router.route(s)
+    assert router.routed == 2 and mixer.nonfinite_steps == 1
