@@ -29,7 +29,10 @@ def _teleop(name: str, action_dim: int) -> tuple[Any, Any]:
 def _serve(feed: Any, args: argparse.Namespace, teleop: Any) -> Any:
     from robot_rl.dashboard.app import DashboardServer
 
-    server = DashboardServer(feed, host=args.host, port=args.port, token=args.token, teleop=teleop)
+    server = DashboardServer(
+        feed, host=args.host, port=args.port, token=args.token, teleop=teleop,
+        allowed_origins=tuple(args.allow_origin),
+    )  # fmt: skip
     server.start()
     print(f"dashboard: {server.url}", flush=True)
     return server
@@ -149,7 +152,40 @@ def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="run config YAML (configs/...)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--token", default=None, help="access token (default: random, printed)")
+    p.add_argument(
+        "--token",
+        default=None,
+        type=_token_arg,
+        help="access token, >= 16 URL-safe characters (default: random, printed)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        type=_origin_arg,
+        metavar="ORIGIN",
+        help="another origin (http://host:port) whose pages may use the controls; repeatable",
+    )
+
+
+def _token_arg(value: str) -> str:
+    """argparse type of --token: one clear line naming the flag when too weak."""
+    from robot_rl.dashboard.guard import token_problem
+
+    problem = token_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"too weak a dashboard token: {problem}")
+    return value
+
+
+def _origin_arg(value: str) -> str:
+    """argparse type of --allow-origin."""
+    from robot_rl.dashboard.guard import normalise_origin
+
+    try:
+        return normalise_origin(value, where="--allow-origin")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def add_hil_commands(subparsers: Any, overrides: argparse.ArgumentParser) -> None:

@@ -1,9 +1,11 @@
 """The dashboard web app (FastAPI + websockets) and an in-thread uvicorn server.
 
 Every HTTP and websocket call needs the token (``?token=``, ``Authorization: Bearer`` or
-``X-Token``); without it: 401. Controls are POST. The websocket pushes the latest JPEG of
-each camera as soon as it changes (older frames are skipped, never queued) and the status
-at 5 Hz; the page sends browser gamepad/keyboard input back over the same socket.
+``X-Token``); without it: 401. Controls are POST. State-changing requests and the websocket
+from another origin get 403, bodies over 64 KiB 413 (``guard.py``). The websocket pushes the
+latest JPEG of each camera as soon as it changes (older frames are skipped, never queued) and
+the status at 5 Hz; the page sends browser gamepad/keyboard input back over the same socket
+(JSON text; anything else closes it with a code and a reason, ``WS_*`` below).
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
+from robot_rl.dashboard.guard import MAX_BODY_BYTES, BodyLimit, OriginGuard, check_token
 from robot_rl.dashboard.page import INDEX_HTML
 from robot_rl.dashboard.state import DashboardFeed
 from robot_rl.teleop.browser import BrowserTeleop
 
 FRAME_POLL_S = 0.004  # websocket sender checks for new frames this often (adds <= 4 ms)
 STATUS_PERIOD_S = 0.2
+WS_UNSUPPORTED_DATA = 1003  # a binary message: the page only sends JSON text
+WS_INVALID_PAYLOAD = 1007  # text that is not a teleop message
+WS_MAX_MESSAGE_BYTES = 64 * 1024  # bigger: the server closes with 1009 (message too big)
 
 
 def new_token() -> str:
@@ -92,8 +98,47 @@ def frame_message(camera: str, seq: int, captured_s: float, jpeg: bytes) -> byte
     return struct.pack("<I", len(header)) + header + jpeg
 
 
-def create_app(feed: DashboardFeed, *, token: str, teleop: BrowserTeleop | None = None) -> Any:
-    """The dashboard ASGI app (FastAPI wrapped in token auth)."""
+def page_message_problem(text: str, teleop: BrowserTeleop | None) -> str | None:
+    """Apply one websocket text message from the page; why it is garbage, None when it was
+    a teleop message (or ignored: no browser teleop in this run)."""
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(msg, dict) or msg.get("type") not in ("teleop", "teleop_off"):
+        return 'expected {"type": "teleop" | "teleop_off", ...}'
+    if teleop is None:
+        return None
+    if msg["type"] == "teleop_off":
+        teleop.detach()
+        return None
+    axes, gripper, intervene = msg.get("axes", []), msg.get("gripper", -1.0), msg.get("intervene")
+    if not isinstance(axes, list) or not all(
+        isinstance(a, int | float) and not isinstance(a, bool) for a in axes
+    ):
+        return "teleop.axes: expected a list of numbers"
+    if not isinstance(gripper, int | float) or isinstance(gripper, bool):
+        return "teleop.gripper: expected a number"
+    if not isinstance(intervene, bool | None):
+        return "teleop.intervene: expected true or false"
+    try:
+        teleop.update(axes, gripper, bool(intervene))
+    except ValueError as err:  # NaN/inf axes
+        return str(err)
+    return None
+
+
+def create_app(
+    feed: DashboardFeed,
+    *,
+    token: str,
+    teleop: BrowserTeleop | None = None,
+    allowed_origins: tuple[str, ...] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Any:
+    """The dashboard ASGI app: FastAPI behind the token check, then the origin check, then
+    the body limit (``guard.py``); ``allowed_origins``: origins besides the page's own that
+    may change state (``http://host:port``)."""
     app = FastAPI(title="robot_rl dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     controls = feed.controls
 
@@ -149,17 +194,17 @@ def create_app(feed: DashboardFeed, *, token: str, teleop: BrowserTeleop | None 
         sent: dict[str, int] = {}
         next_status = 0.0
 
-        async def receive_input() -> None:
+        async def receive_input() -> tuple[int, str] | None:
+            """Until the page goes (None) or sends garbage: the close code and reason."""
             while True:
-                msg = json.loads(await ws.receive_text())
-                if teleop is None:
-                    continue
-                if msg.get("type") == "teleop":
-                    teleop.update(
-                        msg.get("axes", []), msg.get("gripper", -1.0), msg.get("intervene", False)
-                    )
-                elif msg.get("type") == "teleop_off":
-                    teleop.detach()
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return None
+                if message.get("text") is None:
+                    return WS_UNSUPPORTED_DATA, "binary message: send JSON text"
+                problem = page_message_problem(message["text"], teleop)
+                if problem is not None:
+                    return WS_INVALID_PAYLOAD, f"bad message: {problem}"[:120]
 
         reader = asyncio.create_task(receive_input())
         try:
@@ -175,6 +220,9 @@ def create_app(feed: DashboardFeed, *, token: str, teleop: BrowserTeleop | None 
                     next_status = now + STATUS_PERIOD_S
                     await ws.send_text(json.dumps({"type": "status", **feed.status()}))
                 await asyncio.sleep(FRAME_POLL_S)
+            closing = reader.result()
+            if closing is not None:
+                await ws.close(code=closing[0], reason=closing[1])
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
@@ -182,7 +230,8 @@ def create_app(feed: DashboardFeed, *, token: str, teleop: BrowserTeleop | None 
             if teleop is not None:
                 teleop.disconnect()
 
-    return TokenAuth(app, token)
+    guarded = OriginGuard(BodyLimit(app, max_body_bytes), allowed_origins)
+    return TokenAuth(guarded, token)
 
 
 class DashboardServer:
@@ -196,11 +245,19 @@ class DashboardServer:
         port: int = 8765,
         token: str | None = None,
         teleop: BrowserTeleop | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
+        """``token``: None for a random one; a given one must pass ``guard.check_token``
+        (ValueError otherwise)."""
+        if token is not None:
+            check_token(token)
         self.token = token or new_token()
         self.host = host
-        app = create_app(feed, token=self.token, teleop=teleop)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        app = create_app(feed, token=self.token, teleop=teleop, allowed_origins=allowed_origins)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off",
+            ws_max_size=WS_MAX_MESSAGE_BYTES,
+        )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="dashboard", daemon=True)
         self.port = port

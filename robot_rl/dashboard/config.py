@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from robot_rl.dashboard.guard import check_token, normalise_origin
+
 
 @dataclass
 class DashboardConfig:
@@ -17,7 +19,9 @@ class DashboardConfig:
     port: int = 8765
     """TCP port (0 picks a free one; the printed URL names it)."""
     token: str = ""
-    """Access token every HTTP and websocket call must carry; empty: a random one, printed at start."""
+    """Access token every HTTP and websocket call must carry; empty: a random one, printed at start. A given one needs >= 16 URL-safe characters, >= 8 different (``dashboard/guard.py``)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Origins (``http://host:port``) besides the page's own whose pages may press buttons and open the websocket; needed when the page is opened under a DNS name (the page's own origin counts only under an IP address or localhost)."""
     cameras: tuple[str, ...] = ()
     """Twin cameras to show; empty: every camera of ``env.cameras``."""
     image_size: int = 256
@@ -41,3 +45,7 @@ class DashboardConfig:
             raise ValueError(f"dashboard.camera_hz: expected in (0, 60], got {self.camera_hz}")
         if not 1 <= self.jpeg_quality <= 95:
             raise ValueError(f"dashboard.jpeg_quality: expected 1..95, got {self.jpeg_quality}")
+        if self.token:
+            check_token(self.token, where="dashboard.token")
+        for i, origin in enumerate(self.allowed_origins):
+            normalise_origin(origin, where=f"dashboard.allowed_origins[{i}]")

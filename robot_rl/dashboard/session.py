@@ -61,7 +61,7 @@ class DashboardSession:
         browser = self.device if isinstance(self.device, BrowserTeleop) else None
         self.server = DashboardServer(
             self.feed, host=config.host, port=config.port, token=config.token or None,
-            teleop=browser,
+            teleop=browser, allowed_origins=tuple(config.allowed_origins),
         )  # fmt: skip
         self.mixer: InterventionMixer | None = None
         self.cameras_stream: TwinCameraStream | None = None

@@ -30,6 +30,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 pytestmark = pytest.mark.twin
 CONFIG = Path(graph.SHARE) / "config"
+TOKEN = "ros-dashboard-token-01"  # dashboard tokens: >= 16 URL-safe characters
 
 
 def free_port() -> int:
@@ -231,7 +232,7 @@ def test_dashboard_node_serves_the_actor_status_and_sends_its_buttons(
     port = free_port()
     arg = {"sim": "true", "cell_config": str(CONFIG / "ci_cell.yaml"), "env_steps": "100000",
            "run_dir": str(tmp_path / "run"), "learner_port": str(free_port()),
-           "dashboard": "true", "dashboard_port": str(port), "dashboard_token": "t"}  # fmt: skip
+           "dashboard": "true", "dashboard_port": str(port), "dashboard_token": TOKEN}  # fmt: skip
     statuses = probe.listen(String, "/robot_rl_actor/status")
     base = f"http://127.0.0.1:{port}"
     names = ("robot_rl_twin", "robot_rl_learner", "robot_rl_actor", "robot_rl_dashboard")
@@ -239,7 +240,7 @@ def test_dashboard_node_serves_the_actor_status_and_sends_its_buttons(
 
         def api_steps() -> int:
             try:
-                r = httpx.get(f"{base}/api/status", params={"token": "t"}, timeout=2.0)
+                r = httpx.get(f"{base}/api/status", params={"token": TOKEN}, timeout=2.0)
             except httpx.HTTPError:
                 return -1
             return int(r.json().get("env_steps", -1)) if r.status_code == 200 else -1
@@ -247,7 +248,7 @@ def test_dashboard_node_serves_the_actor_status_and_sends_its_buttons(
         probe.spin_until(lambda: api_steps() > 0, 90.0,
                          "env steps on /api/status\n" + g.log("robot_rl_dashboard"))  # fmt: skip
         assert httpx.get(f"{base}/api/status", timeout=2.0).status_code in (401, 403)
-        r = httpx.post(f"{base}/api/control/estop", params={"token": "t"}, timeout=5.0)
+        r = httpx.post(f"{base}/api/control/estop", params={"token": TOKEN}, timeout=5.0)
         assert r.status_code == 200, r.text
         probe.spin_until(lambda: bool(statuses) and json.loads(statuses[-1][1].data)["estopped"],
                          10.0, "the actor e-stopped by the dashboard button")  # fmt: skip

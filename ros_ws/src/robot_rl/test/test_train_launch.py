@@ -25,7 +25,7 @@ from std_msgs.msg import String
 
 TIME_LIMIT_S = 180.0
 RUN_DIR = tempfile.mkdtemp(prefix='robot_rl_launch_test_')
-DASHBOARD = 'http://127.0.0.1:8799/api/status?token=ci'
+DASHBOARD = 'http://127.0.0.1:8799/api/status?token=ci-dashboard-token-0123'
 
 
 @pytest.mark.launch_test
@@ -41,7 +41,7 @@ def generate_test_description():
             'learner_port': '5599',
             'dashboard': 'true',
             'dashboard_port': '8799',
-            'dashboard_token': 'ci',
+            'dashboard_token': 'ci-dashboard-token-0123',
         }.items())
     return launch.LaunchDescription([train, launch_testing.actions.ReadyToTest()])
 
