@@ -9,6 +9,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from robot_rl.envs.finite import NonFiniteActionError
+from robot_rl.safety.wrapper import safety_layer_of
+
 EVAL_SEED_OFFSET = 1_000_000  # evaluation seeds never overlap training or demo seeds
 
 
@@ -33,11 +36,15 @@ def evaluate(
     on_episode: Callable[[int, bool], None] | None = None,
     deterministic: bool = True,
 ) -> dict[str, float]:
-    """Run ``episodes`` seeded episodes; returns success rate, mean return and length.
+    """Run ``episodes`` seeded episodes; returns success rate, mean return and length, and
+    ``nonfinite_actions``: NaN/inf policy actions handed to ``env``'s safety layer (which holds
+    the arm); without a layer such an action raises NonFiniteActionError.
 
     ``deterministic``: act with the policy's mean action (False: sample as the actor does
     online; a policy that is always deterministic, BC with an MSE loss, acts the same).
     """
+    held_by_layer = safety_layer_of(env) is not None
+    nonfinite = 0
     successes, returns, lengths = [], [], []
     frames: list[np.ndarray] = []
     for i in range(episodes):
@@ -48,7 +55,12 @@ def evaluate(
         done, ep_return, length = False, 0.0, 0
         info: dict[str, Any] = {}
         while not done:
-            action = np.asarray(policy.act(obs, deterministic=deterministic), dtype=np.float32)
+            try:
+                action = np.asarray(policy.act(obs, deterministic=deterministic), np.float32)
+            except NonFiniteActionError as err:
+                if not held_by_layer:
+                    raise
+                action, nonfinite = np.asarray(err.action, np.float32), nonfinite + 1
             obs, reward, terminated, truncated, info = env.step(action)
             ep_return += float(reward)
             length += 1
@@ -73,4 +85,5 @@ def evaluate(
         "mean_return": float(np.mean(returns)) if returns else 0.0,
         "mean_length": float(np.mean(lengths)) if lengths else 0.0,
         "episodes": float(episodes),
+        "nonfinite_actions": float(nonfinite),
     }

@@ -1,6 +1,7 @@
-"""Non-finite values at the actor, with the real SAC Policy on the twin: NaN actions are held by
-the safety layer and counted (the run goes on), NaN weights are refused on load and on push,
-and a NaN never reaches the mixer's state, the episode store or the steps sent to the learner."""
+"""Non-finite values at the actor and in evaluation, with the real SAC Policy on the twin: NaN
+actions are held by the safety layer and counted (the run goes on), NaN weights are refused on
+load and on push, and a NaN never reaches the mixer's state, the episode store or the steps
+sent to the learner."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from robot_rl.app.build import env_spec, make_env, make_policy
 from robot_rl.config import from_dict
 from robot_rl.data.episode_store import EpisodeStore
 from robot_rl.envs.finite import NonFiniteActionError, NonFiniteWeightsError
+from robot_rl.evaluate import evaluate
 from robot_rl.hil import HilConfig, HumanInput, InterventionMixer
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
@@ -200,3 +202,20 @@ def test_nan_policy_before_a_takeover_the_person_still_moves_the_arm(tmp_path: P
     x = episode.observations["state"][:, 0]
     assert x[13] - x[3] > 0.1  # the person moved the arm: > 10 cm along +x in 10 steps
     assert actor.stats.nonfinite_actions == 4 and mixer.nonfinite_steps == 4
+
+
+def test_evaluation_of_a_nan_policy_is_held_and_counted_not_fatal() -> None:
+    from robot_rl_sim import TwinConfig
+    from robot_rl_sim import make_env as make_twin
+
+    config = twin_config(steps=6)
+    env = make_env(config, seed=0)
+    spec, action_dim = env_spec(env)
+    policy = make_policy(config, spec, action_dim)
+    poison(policy)
+    result = evaluate(env, policy, episodes=2, seed=0)
+    assert result["nonfinite_actions"] == 12 and result["success_rate"] == 0.0
+    assert result["mean_length"] == 6.0  # every episode ran to its end, held
+    bare = make_twin(TwinConfig(obs_mode="state", max_episode_steps=6), seed=0)
+    with pytest.raises(NonFiniteActionError):
+        evaluate(bare, policy, episodes=1, seed=0)
