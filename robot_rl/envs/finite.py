@@ -1,4 +1,4 @@
-"""The finite-values rule of the action contract and of policy weights.
+"""The finite-values rule of the action contract, observations and policy weights.
 
 An action is float32 in [-1, 1]; a NaN or inf is never an action. Policies raise
 ``NonFiniteActionError`` instead of returning one, so that a caller with a safety layer can
@@ -63,9 +63,35 @@ def check_finite_weights(state: Mapping[str, Any], *, where: str = "weights") ->
         )
 
 
+def weights_problem(state: Mapping[str, Any], reference: Mapping[str, Any] | None) -> str | None:
+    """Why ``state`` cannot be loaded into a policy whose own tensors are ``reference`` (None:
+    compare nothing but finiteness); None when it fits. Checked before anything is copied, as
+    ``nn.Module.load_state_dict`` copies the fitting tensors before it raises on the others."""
+    bad = nonfinite_entries(state)
+    if bad:
+        return f"{len(bad)} of {len(state)} tensors hold NaN or inf (first: {bad[0]})"
+    if reference is None:
+        return None
+    missing = sorted(set(reference) - set(state))
+    extra = sorted(set(state) - set(reference))
+    if missing or extra:
+        return f"keys do not fit the policy (missing {missing[:3]}, unexpected {extra[:3]})"
+    for name, tensor in reference.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            return f"{name} has shape {tuple(state[name].shape)}, the policy's is {tuple(tensor.shape)}"
+    return None
+
+
+def nonfinite_keys(obs: Mapping[str, Any]) -> list[str]:
+    """Observation keys whose float array has a NaN/inf (images are uint8: never)."""
+    return [key for key, value in obs.items() if not _all_finite(value)]
+
+
 __all__ = [
     "NonFiniteActionError",
     "NonFiniteWeightsError",
     "check_finite_weights",
     "nonfinite_entries",
+    "nonfinite_keys",
+    "weights_problem",
 ]

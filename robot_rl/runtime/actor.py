@@ -20,7 +20,7 @@ import numpy as np
 
 from robot_rl import keys
 from robot_rl.data.episode import Episode
-from robot_rl.envs.finite import NonFiniteActionError, nonfinite_entries
+from robot_rl.envs.finite import NonFiniteActionError, nonfinite_keys, weights_problem
 from robot_rl.hil import InterventionMixer, RunControls
 from robot_rl.resets.human import HumanReset, HumanResetTimeout
 from robot_rl.resets.scripted import ScriptedReset
@@ -65,6 +65,8 @@ class ActorStats:
     """Weights pushes refused for a NaN/inf entry or keys/shapes that do not fit the policy."""
     nonfinite_actions: int = 0
     """Steps whose chosen action (policy or person) had a NaN/inf: the safety layer held."""
+    nonfinite_observations: int = 0
+    """Env steps dropped because an observation had a NaN/inf (each ended its episode)."""
     paced_s: float = 0.0
     pace_stalls: int = 0
     resets: dict[str, float] = field(default_factory=dict)
@@ -191,7 +193,8 @@ class Actor:
             if msg.version <= self.stats.weights_version and self._has_weights:
                 return  # a duplicate or late push: keep the newer weights
             state = msg.state_dict()
-            problem = self._weights_problem(state)
+            own = getattr(self.policy, "state_dict", None)
+            problem = weights_problem(state, None if own is None else own())
             if problem is not None:
                 self.stats.rejected_bad_weights += 1
                 if self.stats.rejected_bad_weights == 1:  # once: it keeps its last good weights
@@ -212,28 +215,6 @@ class Actor:
                 self.stats.learner_updates = max(self.stats.learner_updates, int(updates))
         elif isinstance(msg, Control) and msg.command == "stop":
             self.stop_requested = True
-
-    def _weights_problem(self, state: dict[str, Any]) -> str | None:
-        """Why pushed weights cannot be loaded (checked before anything is copied, so the
-        policy keeps its weights), None when they fit."""
-        bad = nonfinite_entries(state)
-        if bad:
-            return f"{len(bad)} of {len(state)} tensors hold NaN or inf (first: {bad[0]})"
-        own = getattr(self.policy, "state_dict", None)
-        if own is None:
-            return None  # a policy without tensors of its own: nothing to compare with
-        reference = own()
-        missing = sorted(set(reference) - set(state))
-        extra = sorted(set(state) - set(reference))
-        if missing or extra:
-            return f"keys do not fit the policy (missing {missing[:3]}, unexpected {extra[:3]})"
-        for name, tensor in reference.items():
-            if tuple(state[name].shape) != tuple(tensor.shape):
-                return (
-                    f"{name} has shape {tuple(state[name].shape)}, the policy's is "
-                    f"{tuple(tensor.shape)}"
-                )
-        return None
 
     def adopt_weights(self, state: Any, version: int) -> None:
         """Act with these weights now (resume: the run's last policy file, before any push)."""
@@ -335,6 +316,20 @@ class Actor:
                         break  # stopped while a person was resetting
                     ep = next_ep
             step = self._step(ep)
+            if step is None:  # a non-finite observation: the episode ends before it
+                if ep.t > 0:
+                    ep.recorder.truncated[-1] = True
+                    self._finish_episode(
+                        ep.recorder.finish({"ended_by": "nonfinite_observation"}), ep.ret
+                    )
+                last = self.stats.env_steps >= env_steps or self.stop_requested
+                next_ep = self._start_next_episode(ep, put_back=not last)
+                if next_ep is None:
+                    break
+                ep = next_ep
+                if progress is not None:
+                    progress(self.stats)
+                continue
             if self.on_step is not None:
                 self.on_step(step.next_obs, step, self.stats)
             if step.terminated or step.truncated:
@@ -348,8 +343,10 @@ class Actor:
             if progress is not None:
                 progress(self.stats)
 
-    def _step(self, ep: OpenEpisode) -> Step:
-        """One env step of the open episode (policy or person acting), sent and recorded."""
+    def _step(self, ep: OpenEpisode) -> Step | None:
+        """One env step of the open episode (policy or person acting), sent and recorded;
+        None when an observation (this step's first or its next) has a NaN/inf: that step is
+        neither sent nor stored, and the caller ends the episode."""
         obs = ep.obs
         action = self.choose_action(obs)
         intervened, source = False, keys.SOURCE_CODE["policy"]
@@ -360,6 +357,19 @@ class Actor:
             intervened, source = False, keys.SOURCE_CODE["policy"]  # the hold is nobody's
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         action = np.asarray(info.get("executed_action", action), np.float32)  # as filtered
+        bad = nonfinite_keys(next_obs) or (nonfinite_keys(obs) if ep.t == 0 else [])
+        if bad:
+            self.stats.env_steps += 1  # the env did step: it counts toward the budget
+            self.stats.nonfinite_observations += 1
+            if self.stats.nonfinite_observations == 1:
+                print(
+                    f"actor: non-finite observation {bad} at env step {self.stats.env_steps}: "
+                    "the step is dropped and its episode ends there (counted as "
+                    "actor/nonfinite_observations)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            return None
         if self.mixer is not None:
             reward = self.mixer.reward(float(reward), intervened, source)
         step = Step(
@@ -461,6 +471,7 @@ class Actor:
                     "actor/env_steps": float(self.stats.env_steps),
                     "actor/nonfinite_actions": float(self.stats.nonfinite_actions),
                     "actor/rejected_bad_weights": float(self.stats.rejected_bad_weights),
+                    "actor/nonfinite_observations": float(self.stats.nonfinite_observations),
                     **(safety_metrics(self.safety) if self.safety is not None else {}),
                     **self.stats.resets,
                 }

@@ -23,6 +23,8 @@ from robot_rl.hil import HilConfig, HumanInput, InterventionMixer
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
 from robot_rl.runtime.transport import InProcessTransport
+from robot_rl.safety import SafetyLayer, SafetyWrapper, safety_config_for_twin
+from robot_rl.safety.faults import FaultInjector
 from robot_rl.safety.wrapper import safety_layer_of
 from robot_rl.wire.protocol import Metrics, Step, Weights
 
@@ -219,3 +221,48 @@ def test_evaluation_of_a_nan_policy_is_held_and_counted_not_fatal() -> None:
     bare = make_twin(TwinConfig(obs_mode="state", max_episode_steps=6), seed=0)
     with pytest.raises(NonFiniteActionError):
         evaluate(bare, policy, episodes=1, seed=0)
+
+
+def test_a_nan_observation_ends_its_episode_and_is_never_stored_or_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robot_rl_sim import TwinConfig
+    from robot_rl_sim import make_env as make_twin
+
+    twin = make_twin(TwinConfig(obs_mode="state", max_episode_steps=8), seed=0)
+    faults = FaultInjector(twin)
+    env = SafetyWrapper(faults, SafetyLayer(safety_config_for_twin(twin.config)))
+    spec, action_dim = env_spec(env)
+    policy = make_policy(twin_config(), spec, action_dim)
+    store = EpisodeStore.create(tmp_path / "episodes", obs_spec=spec, action_dim=action_dim)
+    actor_end, learner_end = InProcessTransport.pair()
+
+    def sensor_glitch(_next_obs: Any, step: Step, _stats: Any) -> None:
+        if step.episode_id == 0 and step.t == 2:
+            faults.set_pose_offset([np.nan, 0.0, 0.0])  # the reported TCP pose goes NaN
+
+    def glitch_passes(stats: Any) -> None:  # after the env reset that follows the 2nd drop
+        if stats.nonfinite_observations >= 2:
+            faults.clear()
+
+    actor = Actor(
+        env, policy, actor_end, config_hash="h", seed=0, store=store, on_step=sensor_glitch
+    )
+    actor.adopt_weights(policy.state_dict(), version=1)
+    stats = actor.run(3 + 3 + 8, progress=glitch_passes)
+    # 3 steps stored, then the glitch: its step and the steps from two NaN resets dropped
+    # (the policy's actions on NaN were held), then 8 clean steps
+    assert stats.nonfinite_observations == 3 and stats.env_steps == 14
+    assert stats.nonfinite_actions == 2  # acting on the NaN reset observations
+    lengths = [int(store.episode_attrs(i)["length"]) for i in store.episode_ids()]
+    assert lengths == [3, 8]
+    first = store.read_episode(store.episode_ids()[0])
+    assert bool(first.truncated[-1]) and first.info["ended_by"] == "nonfinite_observation"
+    for i in store.episode_ids():
+        assert np.isfinite(store.read_episode(i).observations["state"]).all()
+    steps, metrics = drain(learner_end)
+    assert len(steps) == 11 and metrics["actor/nonfinite_observations"] == 3
+    for s in steps:
+        assert np.isfinite(s.next_obs["state"]).all()
+        assert s.first_obs is None or np.isfinite(s.first_obs["state"]).all()
+    assert capsys.readouterr().err.count("non-finite observation") == 1
