@@ -66,7 +66,8 @@ class ActorStats:
     nonfinite_actions: int = 0
     """Steps whose chosen action (policy or person) had a NaN/inf: the safety layer held."""
     nonfinite_observations: int = 0
-    """Env steps dropped because an observation had a NaN/inf (each ended its episode)."""
+    """Env steps dropped because an observation or the reward had a NaN/inf (each ended its
+    episode)."""
     paced_s: float = 0.0
     pace_stalls: int = 0
     resets: dict[str, float] = field(default_factory=dict)
@@ -345,8 +346,8 @@ class Actor:
 
     def _step(self, ep: OpenEpisode) -> Step | None:
         """One env step of the open episode (policy or person acting), sent and recorded;
-        None when an observation (this step's first or its next) has a NaN/inf: that step is
-        neither sent nor stored, and the caller ends the episode."""
+        None when an observation (this step's first or its next) or the reward has a NaN/inf:
+        that step is neither sent nor stored, and the caller ends the episode."""
         obs = ep.obs
         action = self.choose_action(obs)
         intervened, source = False, keys.SOURCE_CODE["policy"]
@@ -357,21 +358,23 @@ class Actor:
             intervened, source = False, keys.SOURCE_CODE["policy"]  # the hold is nobody's
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         action = np.asarray(info.get("executed_action", action), np.float32)  # as filtered
+        if self.mixer is not None:
+            reward = self.mixer.reward(float(reward), intervened, source)
         bad = nonfinite_keys(next_obs) or (nonfinite_keys(obs) if ep.t == 0 else [])
+        if not np.isfinite(reward):
+            bad.append("reward")
         if bad:
             self.stats.env_steps += 1  # the env did step: it counts toward the budget
             self.stats.nonfinite_observations += 1
             if self.stats.nonfinite_observations == 1:
                 print(
-                    f"actor: non-finite observation {bad} at env step {self.stats.env_steps}: "
-                    "the step is dropped and its episode ends there (counted as "
+                    f"actor: dropped env step {self.stats.env_steps}, non-finite "
+                    f"{', '.join(bad)}; its episode ends there (counted as "
                     "actor/nonfinite_observations)",
                     file=sys.stderr,
                     flush=True,
                 )
             return None
-        if self.mixer is not None:
-            reward = self.mixer.reward(float(reward), intervened, source)
         step = Step(
             episode_id=ep.episode_id,
             t=ep.t,

@@ -265,4 +265,33 @@ def test_a_nan_observation_ends_its_episode_and_is_never_stored_or_sent(
     for s in steps:
         assert np.isfinite(s.next_obs["state"]).all()
         assert s.first_obs is None or np.isfinite(s.first_obs["state"]).all()
-    assert capsys.readouterr().err.count("non-finite observation") == 1
+    err = capsys.readouterr().err
+    assert err.count("actor: dropped env step") == 1 and "non-finite state" in err
+
+
+def test_a_nan_reward_drops_its_step_and_ends_the_episode(tmp_path: Path) -> None:
+    class NanRewardAt(gym.Wrapper):
+        """A reward model that breaks once: NaN at the ``at``-th env step."""
+
+        def __init__(self, env: gym.Env, at: int) -> None:
+            super().__init__(env)
+            self.calls, self.at = 0, at
+
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self.calls += 1
+            return obs, np.nan if self.calls == self.at else reward, terminated, truncated, info
+
+    config = twin_config(steps=6)
+    env = NanRewardAt(make_env(config, seed=0), at=5)
+    spec, action_dim = env_spec(env)
+    store = EpisodeStore.create(tmp_path / "episodes", obs_spec=spec, action_dim=action_dim)
+    actor = Actor(
+        env, make_policy(config, spec, action_dim), InProcessTransport.pair()[0],
+        config_hash="h", seed=0, store=store,
+    )  # fmt: skip
+    stats = actor.run(11)  # 4 steps, the dropped one, then a whole episode of 6
+    assert stats.nonfinite_observations == 1
+    episodes = [store.read_episode(i) for i in store.episode_ids()]
+    assert [len(e) for e in episodes] == [4, 6]
+    assert all(np.isfinite(e.rewards).all() for e in episodes)
