@@ -8,6 +8,7 @@ makes a simulated run reproduce the data-to-update ratio of a real robot at 10 H
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import deque
@@ -361,7 +362,7 @@ class Actor:
         if self.mixer is not None:
             reward = self.mixer.reward(float(reward), intervened, source)
         bad = nonfinite_keys(next_obs) or (nonfinite_keys(obs) if ep.t == 0 else [])
-        if not np.isfinite(reward):
+        if not math.isfinite(float(reward)):
             bad.append("reward")
         if bad:
             self.stats.env_steps += 1  # the env did step: it counts toward the budget
