@@ -134,6 +134,11 @@ class Endpoint:
         except ProtocolError as err:
             self._malformed(peer, str(err))
             return None
+        except (ValueError, TypeError, OverflowError, MemoryError) as err:
+            # decode() raises only ProtocolError by contract; should a check be missing, the
+            # payload is still one bad message from one peer, not the end of the learner.
+            self._malformed(peer, f"undecodable payload ({type(err).__name__}: {err})")
+            return None
         verdict = self.peers.seen(peer, env.src, env.seq)
         if verdict == "duplicate":
             self.stats["duplicates"] += 1

@@ -236,6 +236,25 @@ def test_rejects_bad_shape() -> None:
 
 
 @pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ([0, 2**62], "float32"),  # 0 bytes of data "fit" it; numpy refuses the shape itself
+        ([0, 2**63], "uint8"),  # beyond numpy's largest dimension
+        ([0, 2**64 - 1], "float64"),
+        ([2**31 - 1] * 7 + [0], "float32"),  # every dimension in range, their product is not
+        ([-1], "float32"),
+        ([3, -2], "uint8"),
+    ],
+)
+def test_absurd_array_shapes_are_protocol_errors_not_numpy_errors(
+    shape: list[int], dtype: str
+) -> None:
+    raw = raw_of(make_step(1))
+    raw["body"]["action"] = {"dtype": dtype, "shape": shape, "data": b""}
+    reject(pack(raw), "step.action", "shape")
+
+
+@pytest.mark.parametrize(
     "name", ["action", "reward", "next_obs", "terminated", "source", "info", "first_obs"]
 )
 def test_rejects_missing_field_naming_it(name: str) -> None:
