@@ -181,15 +181,17 @@ def _start_learner(
     rt = config.runtime
     interval_s, timeout_s = rt.heartbeat_interval_s, rt.heartbeat_timeout_s
     if rt.transport == "zmq":
+        from robot_rl.runtime.curve_keys import actor_keys
         from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 
         supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
         return _LearnerRun(
             ZmqActorEndpoint(
-                supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s
+                supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s,
+                curve=actor_keys(run_dir),
             ),
             supervisor=supervisor,
-        )
+        )  # fmt: skip
     from robot_rl.app.learner_main import build_learner
     from robot_rl.runtime.transport import InProcessTransport
 
@@ -266,7 +268,8 @@ def _train_online(
     hooks = actor_hooks(session)
     actor_metrics = MetricsLogger(run_dir / "metrics", "actor", tensorboard_dir=run_dir / "tb")
     eval_metrics = MetricsLogger(run_dir / "metrics", "eval", tensorboard_dir=run_dir / "tb")
-    hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest)
+    token = learner.supervisor.launch_token if learner.supervisor is not None else ""
+    hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest, launch_token=token)
 
     def on_episode(ep: Episode, st: ActorStats) -> None:
         actor_metrics.log(

@@ -89,7 +89,9 @@ def decode_array(value: Any, field_name: str) -> np.ndarray:
     try:
         return np.frombuffer(data, dtype=dtype).reshape(shape)
     except ValueError as err:  # e.g. a zero dimension beside dimensions whose product overflows
-        raise ProtocolError(f"{field_name}: shape {shape!r:.80} is not a valid array ({err})") from None
+        raise ProtocolError(
+            f"{field_name}: shape {shape!r:.80} is not a valid array ({err})"
+        ) from None
 
 
 def require_field(
