@@ -129,7 +129,7 @@ class Learner:
         if not self.rules.hello(peer, msg):
             self._refuse_peer(peer)
             self.warn(
-                f"refused {peer!r:.60}",
+                "refused",
                 f"refused actor {peer!r:.60}: its config hash {msg.config_hash!r:.40} is not "
                 f"this run's {self.config_hash!r} (no weights go to it, its steps are dropped)",
             )
@@ -190,15 +190,20 @@ class Learner:
             self._expected_t.move_to_end(peer)
             while len(self._expected_t) > MAX_STREAMS:
                 self._end_stream(next(iter(self._expected_t)))
-        if self._expected_t.get(peer) != step.t or not self.online.add_step(
-            step.action,
-            step.reward,
-            step.next_obs,
-            step.terminated,
-            step.truncated,
-            intervened=step.intervened,
-            source=step.source,
-            stream=peer,
+        if (
+            self._expected_t.get(peer) != step.t
+            # the ring may have overwritten a silent peer's open observation meanwhile
+            or not self.online.has_open_episode(peer)
+            or not self.online.add_step(
+                step.action,
+                step.reward,
+                step.next_obs,
+                step.terminated,
+                step.truncated,
+                intervened=step.intervened,
+                source=step.source,
+                stream=peer,
+            )
         ):
             # Lost or reordered step: drop the rest of this episode rather than corrupt it.
             self.dropped_steps += 1
@@ -213,6 +218,7 @@ class Learner:
             del self._expected_t[peer]
         else:
             self._expected_t[peer] = step.t + 1
+            self._expected_t.move_to_end(peer)  # the first one is the longest silent
 
     def _end_stream(self, peer: Hashable) -> None:
         """Forget ``peer``'s open episode (its stored steps stay)."""

@@ -44,14 +44,19 @@ def make_step(t: int, *, value: float | None = None, last: bool = False, **kw: A
 
 
 def make_learner(
-    tmp_path: Path, transport: Any = None, *, token: str | None = None, **train: Any
+    tmp_path: Path,
+    transport: Any = None,
+    *,
+    token: str | None = None,
+    online: ReplayBuffer | None = None,
+    **train: Any,
 ) -> Learner:
     if transport is None:
         transport = InProcessTransport.pair()[1]
     agent = SAC(SPEC, 2, SACConfig(hidden_dims=(16, 16), critic_ensemble_size=2), device="cpu")
     return Learner(
         agent, transport, demo_buffer=ReplayBuffer(SPEC, 2, 50),
-        online_buffer=ReplayBuffer(SPEC, 2, 400), train=TrainConfig(learning_starts=10, **train),
+        online_buffer=online if online is not None else ReplayBuffer(SPEC, 2, 400), train=TrainConfig(learning_starts=10, **train),
         batch_size=8, demo_fraction=0.5, run_dir=tmp_path, config_hash=HASH,
         metrics=MetricsLogger(tmp_path / "metrics", "learner"), launch_token=token,
     )  # fmt: skip
@@ -111,6 +116,21 @@ def test_a_second_senders_t0_does_not_disturb_the_first_actors_episode(tmp_path:
     learner.handle(make_step(0, value=200.0), b"actor-a")
     learner.handle(make_step(1, value=201.0), b"actor-a")
     assert learner.dropped_steps == 1 and learner.steps_received == 54
+
+
+def test_a_silent_peer_whose_open_frame_the_ring_overwrote_loses_only_its_episode(
+    tmp_path: Path,
+) -> None:
+    learner = make_learner(tmp_path, online=ReplayBuffer(SPEC, 2, 16, obs_slots=12))
+    learner.handle(make_step(0, value=100.0), b"silent")
+    for t in range(15):  # the busy actor wraps the 12-slot ring over the silent one's frames
+        learner.handle(make_step(t), b"busy")
+    learner.handle(make_step(1, value=101.0), b"silent")  # must not raise inside the buffer
+    assert learner.dropped_steps == 1 and learner.steps_received == 16
+    batch = learner.online.gather(np.flatnonzero(learner.online.valid))
+    np.testing.assert_array_equal(
+        batch[keys.NEXT_OBS][keys.STATE][:, 0], batch[keys.OBS][keys.STATE][:, 0] + 1
+    )
 
 
 # -- control and pacing -----------------------------------------------------------------------
