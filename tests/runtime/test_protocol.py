@@ -151,6 +151,7 @@ def test_weights_round_trip_keeps_tensors() -> None:
     "msg",
     [
         Hello(role="actor", run_id="run-1", config_hash="deadbeef"),
+        Hello(role="actor", run_id="run-1", config_hash="deadbeef", launch_token="0123abcd"),
         Heartbeat(),
         Metrics({"actor/episode_return": 1.5, "actor/success": 1.0, "eval/nan": float("nan")}),
         Control(command="stop"),
@@ -393,3 +394,13 @@ def test_unknown_keys_are_ignored_within_a_version() -> None:
     raw["future_header"] = 1
     raw["body"]["future_field"] = [1, 2]
     assert decode(pack(raw)).msg == Control(command="stop")
+
+
+def test_hello_launch_token_is_optional_and_bounded() -> None:
+    raw = raw_of(Hello("actor", "r", "h"))
+    assert "launch_token" not in raw["body"]  # a learner of before the field reads it as ever
+    assert decode(pack(raw)).msg == Hello("actor", "r", "h", launch_token="")
+    raw["body"]["launch_token"] = "x" * 257
+    reject(pack(raw), "hello.launch_token")
+    raw["body"]["launch_token"] = 7
+    reject(pack(raw), "hello.launch_token")
