@@ -249,14 +249,21 @@ def main(argv: list[str] | None = None) -> int:
         "--parent-pid", type=int, default=None, help="exit when this process is gone"
     )
     args = parser.parse_args(argv)
-    return serve_learner(
-        args.run_dir,
-        bind=args.bind,
-        demos=args.demos,
-        resume=args.resume,
-        parent_pid=args.parent_pid,
-        make_keys=args.make_keys,
-    )
+    from robot_rl.runtime.curve_keys import CurveKeyError
+    from robot_rl.runtime.transport_zmq import InsecureBindError
+
+    try:
+        return serve_learner(
+            args.run_dir,
+            bind=args.bind,
+            demos=args.demos,
+            resume=args.resume,
+            parent_pid=args.parent_pid,
+            make_keys=args.make_keys,
+        )
+    except (InsecureBindError, CurveKeyError) as err:  # the socket's own refusals: one line
+        print(f"learner: {err}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

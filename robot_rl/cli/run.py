@@ -104,14 +104,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_learner(args: argparse.Namespace) -> int:
     """Run only the learner (e.g. on a GPU workstation)."""
     from robot_rl.app.learner_main import serve_learner
+    from robot_rl.runtime.curve_keys import CurveKeyError
+    from robot_rl.runtime.transport_zmq import InsecureBindError
 
-    return serve_learner(
-        Path(args.run_dir),
-        bind=args.bind,
-        demos=Path(args.demos) if args.demos else None,
-        overrides=args.set,
-        make_keys=args.make_keys,
-    )
+    try:
+        return serve_learner(
+            Path(args.run_dir),
+            bind=args.bind,
+            demos=Path(args.demos) if args.demos else None,
+            overrides=args.set,
+            make_keys=args.make_keys,
+        )
+    except (InsecureBindError, CurveKeyError) as err:  # the socket's own refusals: one line
+        print(f"learner: {err}", file=sys.stderr)
+        return 2
 
 
 def _print_result(result: dict[str, Any]) -> None:

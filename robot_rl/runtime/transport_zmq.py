@@ -73,7 +73,7 @@ class ZmqLearnerEndpoint(Endpoint):
     ) -> None:
         if curve is None and not is_loopback_address(bind):
             raise InsecureBindError(
-                f"learner refuses to bind {bind!r} without CURVE keys: off loopback anyone "
+                f"refusing to bind {bind!r} without CURVE keys: off loopback anyone "
                 "who reaches the port could feed it steps; run `robot-rl learner RUN_DIR "
                 "--make-keys` (keys in RUN_DIR/keys) or bind 127.0.0.1"
             )

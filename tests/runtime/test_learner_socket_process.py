@@ -154,8 +154,9 @@ def test_learner_process_binds_every_interface_only_with_keys(
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         timeout=120,
     )  # fmt: skip
-    assert refused.returncode != 0
+    assert refused.returncode == 2
     assert "tcp://0.0.0.0:0" in refused.stderr and "CURVE" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     assert not (run / "learner.json").exists()
     proc = spawn(run, "--make-keys", "--bind", "tcp://0.0.0.0:0")
     learner_proc.append(proc)
