@@ -197,11 +197,12 @@ def serve_learner(
             "keys/actor.key_secret",
             flush=True,
         )
+    curve = learner_keys(run_dir)
     endpoint = ZmqLearnerEndpoint(
         bind or config.runtime.learner_address,
         heartbeat_interval_s=config.runtime.heartbeat_interval_s,
         heartbeat_timeout_s=config.runtime.heartbeat_timeout_s,
-        curve=learner_keys(run_dir),
+        curve=curve,
     )
     learner = build_learner(
         run_dir, endpoint, demos_path=demos, resume=resume, overrides=overrides,
@@ -216,7 +217,7 @@ def serve_learner(
     tmp = run_dir / ".learner.json.tmp"
     tmp.write_text(json.dumps(info))
     os.replace(tmp, run_dir / "learner.json")
-    auth = "CURVE" if learner_keys(run_dir) is not None else "no authentication, loopback only"
+    auth = "CURVE" if curve is not None else "no authentication, loopback only"
     print(f"learner listening on {endpoint.address} ({auth})", flush=True)
     try:
         learner.run()  # type: ignore[attr-defined]
