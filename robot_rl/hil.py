@@ -19,7 +19,8 @@ Semantics (docs/dashboard.md has the full table):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -281,27 +282,34 @@ class InterventionMixer:
 class InterventionRouter:
     """HIL-SERL: copies intervention transitions into the demo buffer as they stream in.
 
-    Call ``route(step)`` for every Step, in order, after the online buffer took it. Each run
-    of consecutive intervened steps becomes one demo-buffer episode starting from the
-    observation before its first step.
+    Call ``route(step, stream=...)`` for every Step of one actor (``stream``), in order, after
+    the online buffer took it; several actors' steps may interleave. Each run of consecutive
+    intervened steps becomes one demo-buffer episode starting from the observation before its
+    first step.
     """
+
+    MAX_STREAMS = 64  # actors tracked at once; the longest silent one is forgotten beyond
 
     def __init__(self, demo_buffer: Any, *, enabled: bool = True) -> None:
         self.demo = demo_buffer
         self.enabled = enabled
-        self._last_obs: dict[str, np.ndarray] | None = None
-        self._open = False
+        # stream -> (observation before the next step, whether a demo episode is open)
+        self._state: OrderedDict[Hashable, tuple[dict[str, np.ndarray] | None, bool]] = (
+            OrderedDict()
+        )
         self.routed = 0
 
-    def route(self, step: Any) -> bool:
+    def route(self, step: Any, *, stream: Hashable = None) -> bool:
         """Add ``step`` to the demo buffer when it is an intervention; True when added."""
+        last_obs, is_open = self._state.pop(stream, (None, False))
         if step.t == 0:
-            self._last_obs, self._open = step.first_obs, False
+            last_obs, is_open = step.first_obs, False
         added = False
-        if self.enabled and step.intervened and self._last_obs is not None:
-            if not self._open:
-                self.demo.start_episode(self._last_obs)
-                self._open = True
+        demo_stream = ("intervention", stream)
+        if self.enabled and step.intervened and last_obs is not None:
+            if not is_open or not self.demo.has_open_episode(demo_stream):
+                self.demo.start_episode(last_obs, stream=demo_stream)
+                is_open = True
             self.demo.add_step(
                 step.action,
                 step.reward,
@@ -310,14 +318,17 @@ class InterventionRouter:
                 step.truncated,
                 intervened=True,
                 source=step.source,
+                stream=demo_stream,
             )
             self.routed += 1
             added = True
         else:
-            self._open = False
+            is_open = False
         if step.terminated or step.truncated:
-            self._open = False
-        self._last_obs = step.next_obs
+            is_open = False
+        self._state[stream] = (step.next_obs, is_open)
+        while len(self._state) > self.MAX_STREAMS:
+            self._state.popitem(last=False)
         return added
 
 

@@ -165,12 +165,16 @@ class _LearnerRun:
     """The actor's end: ZmqActorEndpoint or InProcessTransport."""
     supervisor: LearnerSupervisor | None = None
     thread: threading.Thread | None = None
+    hello: Hello | None = None
+    """The actor's Hello: the learner takes stop only from the actor that said it."""
 
     def stop(self) -> None:
         """Ask the learner to stop, wait for it (up to 120 s), close the transport."""
+        if self.hello is not None:  # a learner restarted after the actor's last step knows
+            self.transport.send(self.hello)  # nobody yet
         self.transport.send(Control(command="stop"))
         proc = self.supervisor.proc if self.supervisor else None
-        _wait_for_learner(proc, self.thread, self.transport, timeout_s=120.0)
+        _wait_for_learner(proc, self.thread, self.transport, timeout_s=120.0, hello=self.hello)
         self.transport.close()
 
 
@@ -181,15 +185,17 @@ def _start_learner(
     rt = config.runtime
     interval_s, timeout_s = rt.heartbeat_interval_s, rt.heartbeat_timeout_s
     if rt.transport == "zmq":
+        from robot_rl.runtime.curve_keys import actor_keys
         from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 
         supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
         return _LearnerRun(
             ZmqActorEndpoint(
-                supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s
+                supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s,
+                curve=actor_keys(run_dir),
             ),
             supervisor=supervisor,
-        )
+        )  # fmt: skip
     from robot_rl.app.learner_main import build_learner
     from robot_rl.runtime.transport import InProcessTransport
 
@@ -266,7 +272,9 @@ def _train_online(
     hooks = actor_hooks(session)
     actor_metrics = MetricsLogger(run_dir / "metrics", "actor", tensorboard_dir=run_dir / "tb")
     eval_metrics = MetricsLogger(run_dir / "metrics", "eval", tensorboard_dir=run_dir / "tb")
-    hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest)
+    token = learner.supervisor.launch_token if learner.supervisor is not None else ""
+    hello = Hello(role="actor", run_id=run_dir.name, config_hash=digest, launch_token=token)
+    learner.hello = hello
 
     def on_episode(ep: Episode, st: ActorStats) -> None:
         actor_metrics.log(
@@ -405,8 +413,10 @@ def _wait_for_learner(
     transport: Any,
     *,
     timeout_s: float,
+    hello: Hello | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout_s
+    hello_at = time.monotonic()  # stop() has just said it
     while time.monotonic() < deadline:
         if (proc is not None and proc.poll() is not None) or (
             thread is not None and not thread.is_alive()
@@ -414,6 +424,9 @@ def _wait_for_learner(
             return
         transport.recv(0.05)  # keep draining so the learner's final sends do not back up
         if int(time.monotonic() * 2) % 2 == 0:
+            if hello is not None and time.monotonic() - hello_at >= 1.0:
+                transport.send(hello)  # each one makes the learner push weights: not too often
+                hello_at = time.monotonic()
             transport.send(Control(command="stop"))
     if proc is not None and proc.poll() is None:
         proc.kill()

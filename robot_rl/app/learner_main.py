@@ -2,7 +2,9 @@
 
 Reads ``config.yaml`` and ``spec.json`` from the run directory, loads demonstrations,
 binds its socket, writes ``learner.json`` (its address) and serves the actor until told
-to stop or until its parent process is gone.
+to stop or until its parent process is gone. With ``RUN_DIR/keys`` (``--make-keys``) the socket
+is CURVE-authenticated (robot_rl/runtime/curve_keys.py); ``ROBOT_RL_LAUNCH_TOKEN`` in the
+environment (set by ``robot-rl train``) names the actor that may stop and pace it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from robot_rl.app.build import configure_threads
 from robot_rl.config import ConfigError, config_hash, load_yaml
 from robot_rl.envs.spec import spec_from_json
 from robot_rl.run_config import RunConfig
+
+LAUNCH_TOKEN_ENV = "ROBOT_RL_LAUNCH_TOKEN"  # how robot-rl train hands its learner the token
 
 
 def episode_steps(episode: Any) -> Iterator[Any]:
@@ -83,12 +87,14 @@ def build_learner(
     demos_path: Path | None,
     resume: bool = False,
     overrides: list[str] | None = None,
+    launch_token: str | None = None,
 ) -> object:
     """A Learner for the run in ``run_dir`` over ``transport`` (shared with in-process runs).
 
     With ``resume`` the online replay is rebuilt from ``run_dir/episodes`` and the agent,
     counters and RNG states come from the newest readable checkpoint (fresh networks, said
     loudly, when the run has none yet). ``overrides``: ``runtime.*`` only (learner_config).
+    ``launch_token``: only the actor whose Hello carries it may stop or pace the learner.
     """
     from robot_rl.app.build import fit_state_normalizer, make_agent, make_replay
     from robot_rl.data.self_imitation import SelfImitation
@@ -149,6 +155,7 @@ def build_learner(
         run_dir=run_dir,
         config_hash=digest,
         metrics=metrics,
+        launch_token=launch_token,
     )
     if resume:
         found = latest_checkpoint(run_dir / "checkpoints")
@@ -173,19 +180,34 @@ def serve_learner(
     resume: bool = False,
     parent_pid: int | None = None,
     overrides: list[str] | None = None,
+    make_keys: bool = False,
 ) -> int:
     """Bind, write ``learner.json`` with the address, and serve the actor until told to stop
-    (or until process ``parent_pid`` is gone). ``overrides``: ``runtime.*`` only."""
+    (or until process ``parent_pid`` is gone). ``overrides``: ``runtime.*`` only.
+    ``make_keys``: create the run's CURVE keys first (kept if there)."""
     config, _digest = learner_config(run_dir, overrides)
     configure_threads(config.runtime.torch_threads)
+    from robot_rl.runtime.curve_keys import create_keys, learner_keys
     from robot_rl.runtime.transport_zmq import ZmqLearnerEndpoint
 
+    if make_keys:
+        keys_dir = create_keys(run_dir)
+        print(
+            f"CURVE keys in {keys_dir}: give the actor's run dir keys/learner.key and "
+            "keys/actor.key_secret",
+            flush=True,
+        )
+    curve = learner_keys(run_dir)
     endpoint = ZmqLearnerEndpoint(
         bind or config.runtime.learner_address,
         heartbeat_interval_s=config.runtime.heartbeat_interval_s,
         heartbeat_timeout_s=config.runtime.heartbeat_timeout_s,
+        curve=curve,
     )
-    learner = build_learner(run_dir, endpoint, demos_path=demos, resume=resume, overrides=overrides)
+    learner = build_learner(
+        run_dir, endpoint, demos_path=demos, resume=resume, overrides=overrides,
+        launch_token=os.environ.get(LAUNCH_TOKEN_ENV) or None,
+    )  # fmt: skip
 
     def parent_gone() -> bool:
         return parent_pid is not None and os.getppid() != parent_pid
@@ -195,7 +217,8 @@ def serve_learner(
     tmp = run_dir / ".learner.json.tmp"
     tmp.write_text(json.dumps(info))
     os.replace(tmp, run_dir / "learner.json")
-    print(f"learner listening on {endpoint.address}", flush=True)
+    auth = "CURVE" if curve is not None else "no authentication, loopback only"
+    print(f"learner listening on {endpoint.address} ({auth})", flush=True)
     try:
         learner.run()  # type: ignore[attr-defined]
     finally:
@@ -209,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="robot-rl learner", description=__doc__)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument(
-        "--bind", default=None, help="address to bind (default: runtime.learner_address)"
+        "--bind",
+        default=None,
+        help="address to bind (default: runtime.learner_address); off loopback only with "
+        "the run's CURVE keys (--make-keys)",
+    )
+    parser.add_argument(
+        "--make-keys", action="store_true", help="create RUN_DIR/keys (CURVE) if missing"
     )
     parser.add_argument("--demos", type=Path, default=None, help="demonstration episode store")
     parser.add_argument(
@@ -221,13 +250,21 @@ def main(argv: list[str] | None = None) -> int:
         "--parent-pid", type=int, default=None, help="exit when this process is gone"
     )
     args = parser.parse_args(argv)
-    return serve_learner(
-        args.run_dir,
-        bind=args.bind,
-        demos=args.demos,
-        resume=args.resume,
-        parent_pid=args.parent_pid,
-    )
+    from robot_rl.runtime.curve_keys import CurveKeyError
+    from robot_rl.runtime.transport_zmq import InsecureBindError
+
+    try:
+        return serve_learner(
+            args.run_dir,
+            bind=args.bind,
+            demos=args.demos,
+            resume=args.resume,
+            parent_pid=args.parent_pid,
+            make_keys=args.make_keys,
+        )
+    except (InsecureBindError, CurveKeyError) as err:  # the socket's own refusals: one line
+        print(f"learner: {err}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -28,8 +29,14 @@ def spawn_learner(
     *,
     resume: bool = False,
     bind: str | None = None,
+    launch_token: str | None = None,
 ) -> subprocess.Popen:
-    """Start ``robot_rl.app.learner_main`` without waiting for it (log: learner.log)."""
+    """Start ``robot_rl.app.learner_main`` without waiting for it (log: learner.log).
+
+    ``launch_token`` goes to the child in its environment (not on its command line, which
+    other users can read): only an actor whose Hello carries it may stop or pace it."""
+    from robot_rl.app.learner_main import LAUNCH_TOKEN_ENV
+
     cmd = [
         sys.executable,
         "-m",
@@ -46,10 +53,12 @@ def spawn_learner(
         cmd += ["--bind", bind]
     # A dead learner's address file must not be taken as the new one's.
     (run_dir / "learner.json").unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop(LAUNCH_TOKEN_ENV, None)
+    if launch_token:
+        env[LAUNCH_TOKEN_ENV] = launch_token
     with (run_dir / "learner.log").open("a") as log:
-        return subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def start_learner_process(
@@ -58,9 +67,10 @@ def start_learner_process(
     demos: Path | None,
     *,
     resume: bool = False,
+    launch_token: str | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """Start the learner and wait until it is bound; returns the process and its address."""
-    proc = spawn_learner(run_dir, demos, resume=resume)
+    proc = spawn_learner(run_dir, demos, resume=resume, launch_token=launch_token)
     info_path = run_dir / "learner.json"
     deadline = time.monotonic() + config.runtime.startup_timeout_s
     while not info_path.exists():
@@ -86,7 +96,11 @@ class LearnerSupervisor:
         self.config = config
         self.demos = demos
         self.restarts = 0
-        self.proc, self.address = start_learner_process(run_dir, config, demos, resume=resume)
+        # The launching actor's secret (its Hello carries it); a restarted learner gets it too.
+        self.launch_token = secrets.token_hex(16)
+        self.proc, self.address = start_learner_process(
+            run_dir, config, demos, resume=resume, launch_token=self.launch_token
+        )
 
     def alive(self) -> bool:
         """Whether the learner process is running."""
@@ -114,5 +128,8 @@ class LearnerSupervisor:
             file=sys.stderr,
             flush=True,
         )
-        self.proc = spawn_learner(self.run_dir, self.demos, resume=True, bind=self.address)
+        self.proc = spawn_learner(
+            self.run_dir, self.demos, resume=True, bind=self.address,
+            launch_token=self.launch_token,
+        )  # fmt: skip
         return True

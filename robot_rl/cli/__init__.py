@@ -23,7 +23,7 @@ EPILOG = """examples:
   robot-rl train configs/pick_cube_state.yaml --set train.env_steps=5000 --set seed=1
   robot-rl train configs/pick_cube_state.yaml --dashboard   (prints the dashboard URL + token)
   robot-rl eval runs/pick_cube_state-20261123-101500 --episodes 50
-  robot-rl learner RUN_DIR --bind tcp://0.0.0.0:5555   (learner on a GPU workstation)
+  robot-rl learner RUN_DIR --make-keys --bind tcp://0.0.0.0:5555   (GPU workstation, CURVE keys)
   robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
   robot-rl dataset import-lerobot path/to/lerobot_dataset --out runs/demos_lerobot
   robot-rl report runs/suite/runs/* --out runs/report   (PNG curves + index.html)

@@ -106,13 +106,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_learner(args: argparse.Namespace) -> int:
     """Run only the learner (e.g. on a GPU workstation)."""
     from robot_rl.app.learner_main import serve_learner
+    from robot_rl.runtime.curve_keys import CurveKeyError
+    from robot_rl.runtime.transport_zmq import InsecureBindError
 
-    return serve_learner(
-        Path(args.run_dir),
-        bind=args.bind,
-        demos=Path(args.demos) if args.demos else None,
-        overrides=args.set,
-    )
+    try:
+        return serve_learner(
+            Path(args.run_dir),
+            bind=args.bind,
+            demos=Path(args.demos) if args.demos else None,
+            overrides=args.set,
+            make_keys=args.make_keys,
+        )
+    except (InsecureBindError, CurveKeyError) as err:  # the socket's own refusals: one line
+        print(f"learner: {err}", file=sys.stderr)
+        return 2
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -184,5 +191,15 @@ def add_run_commands(subparsers: Any, overrides: argparse.ArgumentParser) -> Non
         "run the learner alone (the actor connects to it); --set may change runtime.* only",
     )
     p.add_argument("run_dir", help="run directory with config.yaml and spec.json")
-    p.add_argument("--bind", help="address to bind, e.g. tcp://0.0.0.0:5555")
+    p.add_argument(
+        "--bind",
+        help="address to bind (default: runtime.learner_address, loopback); off loopback, e.g. "
+        "tcp://0.0.0.0:5555, only with the run's CURVE keys (--make-keys)",
+    )
+    p.add_argument(
+        "--make-keys",
+        action="store_true",
+        help="create the run's CURVE keys in RUN_DIR/keys first (kept if there); the actor "
+        "needs keys/learner.key and keys/actor.key_secret in its run dir",
+    )
     p.add_argument("--demos", help="demonstration episode store")

@@ -1,10 +1,13 @@
 """Replay buffers that store every camera frame once, as uint8, in preallocated numpy arrays.
 
-Observations are written episode by episode into a ring of observation slots: obs_0, obs_1,
-..., obs_T of an episode take consecutive slots. A transition lives at the slot of its obs;
-its next_obs is the following slot. Overwriting a slot invalidates the transition that starts
-there; the transition that ends there always starts at the slot written just before it, which
-belongs to the current data, so no valid transition ever points at an overwritten frame.
+Observations are written into a ring of observation slots in arrival order. A transition
+lives at the slot of its obs; ``next_slot`` names the slot of its next_obs. One episode fed
+alone (or a whole episode) takes consecutive slots; several actors streaming at once
+(``stream=`` of start_episode/add_step, one open episode per stream) interleave theirs.
+Overwriting a slot invalidates the transition that starts there; the transition that ends
+there starts at a slot written before it, overwritten earlier, so no valid transition ever
+points at an overwritten frame (a stream whose open observation is about to be overwritten
+loses its open episode).
 Each episode's final observation takes a slot without a transition, so the ring has a few
 slots more than ``capacity`` (``obs_slots``).
 
@@ -24,6 +27,7 @@ for the m <= n steps summed (fewer at the episode's end or at the newest stored 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -90,10 +94,11 @@ class ReplayBuffer:
         self.intervened = np.zeros(slots, bool)
         self.sources = np.zeros(slots, np.uint8)
         self.valid = np.zeros(slots, bool)  # slot starts a stored transition
+        self.next_slot = np.zeros(slots, np.int64)  # slot of the next_obs of that transition
         self._count = 0  # valid transitions
         self._written = 0  # slots ever written (filled = min(written, slots))
         self._next_slot = 0
-        self._cur_slot: int | None = None  # slot of the open episode's latest obs
+        self._open: dict[Hashable, int] = {}  # stream -> slot of its open episode's latest obs
 
     def __len__(self) -> int:
         return self._count
@@ -101,7 +106,7 @@ class ReplayBuffer:
     def bytes_per_transition(self) -> float:
         """Bytes of all preallocated storage divided by capacity (transitions)."""
         arrays = [*self.obs.values(), self.actions, self.rewards, self.terminated]
-        arrays += [self.truncated, self.intervened, self.sources, self.valid]
+        arrays += [self.truncated, self.intervened, self.sources, self.valid, self.next_slot]
         return sum(a.nbytes for a in arrays) / self.capacity
 
     # ------------------------------------------------------------------------------ writes
@@ -111,6 +116,10 @@ class ReplayBuffer:
         dropped = self.valid[idx]
         self._count -= int(dropped.sum())
         self.valid[idx] = False
+        if self._open:  # an open episode whose latest obs is overwritten cannot go on
+            claimed = set(idx.tolist()) if n > 1 else {int(idx[0])}
+            for stream in [k for k, slot in self._open.items() if slot in claimed]:
+                del self._open[stream]
         self._next_slot = int((self._next_slot + n) % self.slots)
         self._written += n
         return idx
@@ -123,11 +132,21 @@ class ReplayBuffer:
                 )
             store[slots] = obs[key]
 
-    def start_episode(self, first_obs: dict[str, np.ndarray]) -> None:
-        """Begin an episode with its first observation (an open episode is abandoned)."""
+    def start_episode(self, first_obs: dict[str, np.ndarray], *, stream: Hashable = None) -> None:
+        """Begin an episode of ``stream`` with its first observation (that stream's open
+        episode, if any, is abandoned; other streams' are not touched)."""
+        self._open.pop(stream, None)
         slot = int(self._claim(1)[0])
         self._write_obs(slot, first_obs)
-        self._cur_slot = slot
+        self._open[stream] = slot
+
+    def has_open_episode(self, stream: Hashable = None) -> bool:
+        """Whether ``stream`` has an open episode that add_step continues."""
+        return stream in self._open
+
+    def abandon_episode(self, stream: Hashable = None) -> None:
+        """Forget ``stream``'s open episode (its stored transitions stay)."""
+        self._open.pop(stream, None)
 
     def add_step(
         self,
@@ -139,18 +158,25 @@ class ReplayBuffer:
         *,
         intervened: bool = False,
         source: int = 0,
-    ) -> None:
-        """Append one step of the open episode; terminated or truncated closes it."""
-        if self._cur_slot is None:
+        stream: Hashable = None,
+    ) -> bool:
+        """Append one step of ``stream``'s open episode; terminated or truncated closes it.
+
+        False (nothing stored, the episode closed) when the ring just overwrote the episode's
+        latest observation: only when other streams wrote a whole ring meanwhile.
+        """
+        if stream not in self._open:
             raise RuntimeError(
                 "add_step without an open episode: call start_episode(first_obs) first"
             )
         action = np.asarray(action, np.float32)
         if action.shape != (self.action_dim,):
             raise ValueError(f"action has shape {action.shape}, expected ({self.action_dim},)")
-        slot = int(self._claim(1)[0])
+        cur = self._open[stream]
+        slot = int(self._claim(1)[0])  # abandons streams whose open slot it takes
+        if self._open.pop(stream, None) is None:
+            return False
         self._write_obs(slot, next_obs)
-        cur = self._cur_slot
         self.actions[cur] = action
         self.rewards[cur] = reward
         self.terminated[cur] = float(terminated)
@@ -158,8 +184,11 @@ class ReplayBuffer:
         self.intervened[cur] = intervened
         self.sources[cur] = source
         self.valid[cur] = True
+        self.next_slot[cur] = slot
         self._count += 1
-        self._cur_slot = None if (terminated or truncated) else slot
+        if not (terminated or truncated):
+            self._open[stream] = slot
+        return True
 
     def add_episode(self, ep: Episode) -> None:
         """Store a whole episode (vectorised); keeps its last obs_slots - 1 steps if longer."""
@@ -181,8 +210,8 @@ class ReplayBuffer:
         self.intervened[t] = ep.intervened[first:]
         self.sources[t] = ep.sources[first:]
         self.valid[t] = True
+        self.next_slot[t] = slots[1:]
         self._count += kept
-        self._cur_slot = None
 
     # ------------------------------------------------------------------------------- reads
     def state_rows(self, state_keys: list[str]) -> np.ndarray:
@@ -214,7 +243,7 @@ class ReplayBuffer:
     def gather(self, idx: np.ndarray, *, n_step: int = 1, discount: float = 1.0) -> NumpyBatch:
         """Numpy batch of the transitions at slots ``idx`` (n-step rows when ``n_step`` > 1)."""
         if n_step == 1:
-            nxt = (idx + 1) % self.slots
+            nxt = self.next_slot[idx]
             reward, terminated, extra = self.rewards[idx], self.terminated[idx], {}
         else:
             nxt, reward, terminated, gamma_m = self._n_step(idx, n_step, discount)
@@ -233,23 +262,25 @@ class ReplayBuffer:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(next slot, reward sum, terminated, gamma ** m) of n-step rows starting at ``idx``.
 
-        A row sums the rewards of the transitions at idx, idx + 1, ... while they belong to the
-        same episode: it stops after a terminated or truncated step, and before a slot that
-        starts no stored transition (the open episode's newest observation).
+        A row sums the rewards of the transitions at idx, next_slot[idx], ... (one episode): it
+        stops after a terminated or truncated step, and before a slot that starts no stored
+        transition (the open episode's newest observation).
         """
         reward = np.zeros(len(idx), np.float32)
         terminated = np.zeros(len(idx), np.float32)
         steps = np.zeros(len(idx), np.int64)
         alive = np.ones(len(idx), bool)
+        cur = np.asarray(idx, np.int64)
         for j in range(n_step):
-            cur = (idx + j) % self.slots
+            if j:
+                cur = np.where(alive, self.next_slot[cur], cur)
             reward += np.where(alive, discount**j * self.rewards[cur], 0.0).astype(np.float32)
             terminated = np.where(alive, self.terminated[cur], terminated)
             steps += alive
             ended = (self.terminated[cur] > 0) | self.truncated[cur]
-            alive &= ~ended & self.valid[(cur + 1) % self.slots]
-        gamma_m = (discount**steps).astype(np.float32)
-        return (idx + steps) % self.slots, reward, terminated, gamma_m
+            alive &= ~ended & self.valid[self.next_slot[cur]]
+        # cur is the last summed transition of each row; its next_obs ends the row.
+        return self.next_slot[cur], reward, terminated, (discount**steps).astype(np.float32)
 
     def sample(self, batch_size: int, *, device: torch.device | str = "cpu") -> dict[str, Any]:
         """Torch batch of ``batch_size`` uniformly sampled transitions on ``device``."""

@@ -150,6 +150,7 @@ class Actor:
         self._seed = seed
         self._has_weights = False
         self._peer_alive = False
+        self._learner_src: str | None = None  # the learner instance last heard from
         self.hello = hello
         self.mixer = mixer
         self.controls = controls
@@ -175,9 +176,13 @@ class Actor:
             msg = self.transport.recv(0.0)
         self.transport.maybe_heartbeat()
         alive = self.transport.peer_alive()
-        if alive and not self._peer_alive and self.hello is not None:
-            self.transport.send(self.hello)  # a (re)started learner learns who we are
+        learner = getattr(self.transport, "last_src", None)
+        # A (re)started learner learns who we are; one restarted within the heartbeat timeout
+        # never looked dead, but it is a new sender instance (src).
+        if alive and (not self._peer_alive or learner != self._learner_src) and self.hello:
+            self.transport.send(self.hello)
         self._peer_alive = alive
+        self._learner_src = learner
 
     def _handle(self, msg: Any) -> None:
         if isinstance(msg, Weights):

@@ -7,7 +7,8 @@ module only moves data between them on a schedule.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,23 @@ import torch
 
 from robot_rl.data.replay import MixedSampler, ReplayBuffer
 from robot_rl.data.self_imitation import SelfImitation
+from robot_rl.data.step_check import StepChecker
 from robot_rl.hil import InterventionRouter
 from robot_rl.runtime.checkpoint import save_checkpoint, save_policy
 from robot_rl.runtime.config import TrainConfig
 from robot_rl.runtime.metrics import MetricsLogger
+from robot_rl.runtime.peer_rules import PeerRules, WarnOnce, check_metrics
 from robot_rl.wire.protocol import Control, Hello, Metrics, Step, Weights
 
 PROGRESS_EVERY = 10  # learner updates between progress messages (actor pacing)
 PROGRESS_RESEND_S = (
     1.0  # progress is re-sent at least this often, so a lost message cannot stall pacing
 )
+# The actor's own step count (pacing) may lead the steps this learner saw by this many: steps
+# in flight or lost with a restarted learner. A larger report is clamped, so a bogus count
+# (1e18) cannot switch pacing off.
+MAX_REPORTED_LEAD = 1_000
+MAX_STREAMS = 64  # actors with an open episode at once; the longest silent one is dropped
 
 
 class Learner:
@@ -50,8 +58,11 @@ class Learner:
         imitation: SelfImitation | None = None,
         n_step: int = 1,
         discount: float = 1.0,
+        launch_token: str | None = None,
     ) -> None:
-        """``n_step``/``discount``: sample n-step rows (the agent's config; 1 = one-step)."""
+        """``n_step``/``discount``: sample n-step rows (the agent's config; 1 = one-step).
+        ``launch_token``: the secret of the launching actor's Hello (peer_rules.py); None: the
+        first actor whose Hello has the run's config hash controls the learner."""
         self.agent = agent
         self.router = router
         self.imitation = imitation
@@ -73,66 +84,146 @@ class Learner:
         self.dropped_steps = 0
         self.actor_env_steps = 0  # the actor's own count, from its episode metrics
         self.stop_requested = False
+        # Every step is checked against the run's spec (the online buffer's) before any buffer.
+        self.checker = StepChecker(online_buffer.obs_spec, online_buffer.action_dim)
+        self.steps_rejected: dict[str, int] = {}  # reason -> steps dropped by the check
+        self.metrics_rejected = 0  # metrics messages dropped whole (oversized, bad names)
+        self.refused_messages = 0  # messages of refused peers (another config hash)
+        self.controls_refused = 0  # stop / pacing from a peer that does not control the run
+        peers = getattr(transport, "peers", None)
+        self.rules = PeerRules(
+            config_hash,
+            launch_token=launch_token,
+            alive=(lambda p: peers.alive(p)) if peers is not None else (lambda _p: False),
+        )
+        self.warn = WarnOnce("learner", clock=clock)
         self.resumed = False  # set by restore(): push the restored weights on start
         self.pretrained = False  # set by pretrain(): push the pre-trained weights on start
-        self._expected_t: int | None = None  # next step index of the open episode, None if none
+        # Per peer (one episode stream each): the next step index of its open episode.
+        self._expected_t: OrderedDict[Hashable, int] = OrderedDict()
         self._last_update_metrics: dict[str, float] = {}
         self._started = clock()
         self._progress_sent_at = -float("inf")
 
     # -- data in --------------------------------------------------------------------------
-    def handle(self, msg: Any) -> None:
-        """Apply one incoming message."""
+    def handle(self, msg: Any, peer: Hashable = None) -> None:
+        """Apply one incoming message from ``peer`` (the transport's ``last_sender``)."""
+        if isinstance(msg, Hello) and msg.role == "actor":
+            self._hello(msg, peer)
+            return
+        if self.rules.refused(peer):
+            self.refused_messages += 1
+            return
         if isinstance(msg, Step):
-            self._add_step(msg)
+            self._add_step(msg, peer)
         elif isinstance(msg, Metrics):
-            reported = msg.values.get("actor/env_steps")
-            if reported is not None and np.isfinite(reported):
-                self.actor_env_steps = max(self.actor_env_steps, int(reported))
-            if self.metrics is not None:
-                self.metrics.log(self.steps_received, msg.values, step_name="env_steps")
+            self._take_metrics(msg, peer)
         elif isinstance(msg, Control) and msg.command == "stop":
-            self.stop_requested = True
-        elif isinstance(msg, Hello) and msg.role == "actor":
-            # A (re)connected actor missed whatever was sent before it connected (a ROUTER
-            # drops messages for unknown peers): the restored weights and the update count
-            # it paces on. Without them a resumed actor waited for progress it never heard.
-            if self.updates > 0 or self.resumed or self.pretrained:
-                self.push_weights()
+            if self.rules.controls(peer):
+                self.stop_requested = True
             else:
-                self._send_progress()
+                self.controls_refused += 1
+                self.warn("control", f"ignored 'stop' from {peer!r:.60}: not the run's actor")
+
+    def _hello(self, msg: Hello, peer: Hashable) -> None:
+        if not self.rules.hello(peer, msg):
+            self._refuse_peer(peer)
+            self.warn(
+                "refused",
+                f"refused actor {peer!r:.60}: its config hash {msg.config_hash!r:.40} is not "
+                f"this run's {self.config_hash!r} (no weights go to it, its steps are dropped)",
+            )
+            return
+        allow = getattr(self.transport, "allow", None)
+        if allow is not None:
+            allow(peer)
+        # A (re)connected actor missed whatever was sent before it connected (a ROUTER
+        # drops messages for unknown peers): the restored weights and the update count
+        # it paces on. Without them a resumed actor waited for progress it never heard.
+        if self.updates > 0 or self.resumed or self.pretrained:
+            self.push_weights()
+        else:
+            self._send_progress()
+
+    def _refuse_peer(self, peer: Hashable) -> None:
+        refuse = getattr(self.transport, "refuse", None)
+        if refuse is not None:  # the zmq endpoint leaves it out of every broadcast
+            refuse(peer)
+        self._end_stream(peer)
+
+    def _take_metrics(self, msg: Metrics, peer: Hashable) -> None:
+        values, why = check_metrics(msg.values)
+        if values is None:
+            self.metrics_rejected += 1
+            self.warn("metrics", f"dropped a metrics message from {peer!r:.60}: {why}")
+            return
+        reported = values.get("actor/env_steps")
+        if reported is not None:
+            if self.rules.controls(peer):
+                seen = self.steps_received + self.dropped_steps
+                clamped = min(max(reported, 0.0), float(seen + MAX_REPORTED_LEAD))
+                self.actor_env_steps = max(self.actor_env_steps, int(clamped))
+            else:
+                self.controls_refused += 1
+                self.warn(
+                    "pacing", f"ignored actor/env_steps from {peer!r:.60}: not the run's actor"
+                )
+        if self.metrics is not None:
+            self.metrics.log(self.steps_received, values, step_name="env_steps")
 
     def _send_progress(self) -> None:
         self.transport.send(Metrics({"learner/updates": float(self.updates)}))
         self._progress_sent_at = self.clock()
 
-    def _add_step(self, step: Step) -> None:
+    def _add_step(self, step: Step, peer: Hashable) -> None:
+        rejection = self.checker.check(step)
+        if rejection is not None:  # not this run's data: it never reaches a buffer
+            self.steps_rejected[rejection.reason] = self.steps_rejected.get(rejection.reason, 0) + 1
+            self.warn(
+                f"step {rejection.reason}",
+                f"dropped a step from {peer!r:.60} ({rejection.reason}): {rejection.detail}",
+            )
+            return
         if step.t == 0:
-            if step.first_obs is None:
-                self.dropped_steps += 1
-                return
-            self.online.start_episode(step.first_obs)
-            self._expected_t = 0
-        if self._expected_t is None or step.t != self._expected_t:
+            self.online.start_episode(step.first_obs, stream=peer)  # type: ignore[arg-type]
+            self._expected_t[peer] = 0
+            self._expected_t.move_to_end(peer)
+            while len(self._expected_t) > MAX_STREAMS:
+                self._end_stream(next(iter(self._expected_t)))
+        if (
+            self._expected_t.get(peer) != step.t
+            # the ring may have overwritten a silent peer's open observation meanwhile
+            or not self.online.has_open_episode(peer)
+            or not self.online.add_step(
+                step.action,
+                step.reward,
+                step.next_obs,
+                step.terminated,
+                step.truncated,
+                intervened=step.intervened,
+                source=step.source,
+                stream=peer,
+            )
+        ):
             # Lost or reordered step: drop the rest of this episode rather than corrupt it.
             self.dropped_steps += 1
-            self._expected_t = None
+            self._end_stream(peer)
             return
-        self.online.add_step(
-            step.action,
-            step.reward,
-            step.next_obs,
-            step.terminated,
-            step.truncated,
-            intervened=step.intervened,
-            source=step.source,
-        )
-        if self.router is not None:
-            self.router.route(step)  # HIL-SERL: interventions also become demonstrations
-        if self.imitation is not None:
-            self.imitation.route(step)  # successful episodes too, when self-imitation is on
+        if self.router is not None:  # HIL-SERL: interventions also become demonstrations
+            self.router.route(step, stream=peer)
+        if self.imitation is not None:  # successful episodes too, when self-imitation is on
+            self.imitation.route(step, stream=peer)
         self.steps_received += 1
-        self._expected_t = None if (step.terminated or step.truncated) else step.t + 1
+        if step.terminated or step.truncated:
+            del self._expected_t[peer]
+        else:
+            self._expected_t[peer] = step.t + 1
+            self._expected_t.move_to_end(peer)  # the first one is the longest silent
+
+    def _end_stream(self, peer: Hashable) -> None:
+        """Forget ``peer``'s open episode (its stored steps stay)."""
+        self._expected_t.pop(peer, None)
+        self.online.abandon_episode(peer)
 
     # -- training -------------------------------------------------------------------------
     def may_update(self) -> bool:
@@ -231,7 +322,7 @@ class Learner:
         while not self.stop_requested and not self.should_exit():
             msg = self.transport.recv(0.0 if self.may_update() else 0.01)
             while msg is not None:
-                self.handle(msg)
+                self.handle(msg, getattr(self.transport, "last_sender", None))
                 msg = self.transport.recv(0.0)
             self.transport.maybe_heartbeat()
             if self.clock() - self._progress_sent_at >= PROGRESS_RESEND_S:
@@ -273,6 +364,11 @@ class Learner:
                 "charts/dropped_steps": float(self.dropped_steps),
                 "charts/online_size": float(len(self.online)),
                 "charts/demo_size": float(len(self.sampler.demo)),
+                "learner/steps_rejected": float(sum(self.steps_rejected.values())),
+                "learner/metrics_rejected": float(self.metrics_rejected),
+                "learner/refused_messages": float(self.refused_messages),
+                "learner/controls_refused": float(self.controls_refused),
+                **{f"learner/steps_rejected_{r}": float(n) for r, n in self.steps_rejected.items()},
             }
         )
         return {k: float(np.asarray(v)) for k, v in values.items()}

@@ -95,6 +95,9 @@ class Endpoint:
         )  # fmt: skip
         self.last_error: str | None = None
         self.last_sender: Hashable | None = None  # peer of the last message recv() returned
+        # Sender instance (``src``) of the last valid message, heartbeats included: a new one
+        # from the same peer is a restarted process (the actor then says Hello again).
+        self.last_src: str | None = None
         self._seq = 0
         self._closed = False
 
@@ -134,6 +137,12 @@ class Endpoint:
         except ProtocolError as err:
             self._malformed(peer, str(err))
             return None
+        except (ValueError, TypeError, OverflowError, MemoryError) as err:
+            # decode() raises only ProtocolError by contract; should a check be missing, the
+            # payload is still one bad message from one peer, not the end of the learner.
+            self._malformed(peer, f"undecodable payload ({type(err).__name__}: {err})")
+            return None
+        self.last_src = env.src
         verdict = self.peers.seen(peer, env.src, env.seq)
         if verdict == "duplicate":
             self.stats["duplicates"] += 1

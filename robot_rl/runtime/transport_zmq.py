@@ -2,7 +2,8 @@
 
 Both endpoints keep the rules of ``transport.py``'s module docstring: non-blocking sends that
 count drops, bounded queues (high-water marks), receives with deadlines.
-pyzmq does the networking; only those policies are written here.
+pyzmq does the networking and CURVE authentication; only those policies are written here.
+Off loopback the learner serves CURVE only (keys: curve_keys.py) and refuses to bind without.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import time
 from collections.abc import Callable, Hashable
 
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
+from robot_rl.runtime.curve_keys import ActorKeys, LearnerKeys, is_loopback_address
 from robot_rl.runtime.transport import DEFAULT_HWM, Endpoint
 from robot_rl.wire.protocol import DEFAULT_MAX_MESSAGE_BYTES, Message
 
@@ -34,6 +37,13 @@ def _zmq_socket(
     return sock
 
 
+class InsecureBindError(OSError):
+    """A learner asked to bind a non-loopback address without CURVE keys."""
+
+
+MAX_REFUSED = 1024  # refused routing ids remembered (left out of broadcasts)
+
+
 class ZmqLearnerEndpoint(Endpoint):
     """Learner side: a ROUTER socket that any number of actors connect to.
 
@@ -42,6 +52,10 @@ class ZmqLearnerEndpoint(Endpoint):
     heard from within the heartbeat timeout: after a long update their heartbeats are still
     unread in the socket, and weights pushed then must not vanish.) zmq reports a closed
     connection as unroutable; that actor is then forgotten until it speaks again.
+
+    With ``curve`` the socket is a CURVE server that accepts only the actor public keys in
+    ``curve.authorized_dir`` (ZAP, pyzmq's authenticator thread); other clients never get a
+    message through. Without it only loopback (or ipc/inproc) addresses may be bound.
     """
 
     def __init__(
@@ -55,7 +69,16 @@ class ZmqLearnerEndpoint(Endpoint):
         recv_hwm: int = DEFAULT_HWM,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        curve: LearnerKeys | None = None,
     ) -> None:
+        if curve is None and not is_loopback_address(bind):
+            raise InsecureBindError(
+                f"refusing to bind {bind!r} without CURVE keys: off loopback anyone "
+                "who reaches the port could feed it steps; run `robot-rl learner RUN_DIR "
+                "--make-keys` (keys in RUN_DIR/keys) or bind 127.0.0.1"
+            )
+        self._auth: ThreadAuthenticator | None = None
+        self._refused: dict[bytes, None] = {}  # routing ids left out of broadcasts, oldest first
         super().__init__(
             "learner", heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
             max_message_bytes=max_message_bytes, clock=clock, wall_clock=wall_clock,
@@ -68,6 +91,13 @@ class ZmqLearnerEndpoint(Endpoint):
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         # An actor that reconnects with its (fixed) routing id takes over its old slot.
         self._sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        if curve is not None:
+            self._auth = ThreadAuthenticator(self._ctx)
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=str(curve.authorized_dir))
+            self._sock.curve_secretkey = curve.secret_key
+            self._sock.curve_publickey = curve.public_key
+            self._sock.curve_server = True
         try:
             self._sock.bind(bind)
         except zmq.ZMQError as err:
@@ -78,7 +108,21 @@ class ZmqLearnerEndpoint(Endpoint):
     @property
     def actors(self) -> list[bytes]:
         """Routing ids of the known actors (connected as far as zmq has told us)."""
-        return [p for p in self.peers.known_peers() if isinstance(p, bytes)]
+        return [
+            p for p in self.peers.known_peers() if isinstance(p, bytes) and p not in self._refused
+        ]
+
+    def refuse(self, identity: Hashable) -> None:
+        """Leave this actor out of every broadcast (weights, progress, heartbeats)."""
+        if isinstance(identity, bytes):
+            self._refused[identity] = None
+            while len(self._refused) > MAX_REFUSED:
+                del self._refused[next(iter(self._refused))]
+
+    def allow(self, identity: Hashable) -> None:
+        """Undo ``refuse`` (the actor said Hello again, with the run's config hash)."""
+        if isinstance(identity, bytes):
+            self._refused.pop(identity, None)
 
     def maybe_heartbeat(self) -> bool:
         """Heartbeat every known actor when due; nothing (and no counted drop) if none is known."""
@@ -129,6 +173,9 @@ class ZmqLearnerEndpoint(Endpoint):
         self._closed = True
         if hasattr(self, "_sock"):
             self._sock.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
         self._ctx.term()
 
 
@@ -136,7 +183,8 @@ class ZmqActorEndpoint(Endpoint):
     """Actor side: a DEALER socket connected to the learner; zmq reconnects on its own.
 
     The routing id is fixed per endpoint (``src``), so a restarted learner learns this actor
-    from its next message (a heartbeat at the latest) and can answer it.
+    from its next message (a heartbeat at the latest) and can answer it. With ``curve`` it
+    connects as a CURVE client (a learner with keys accepts nothing else).
     """
 
     def __init__(
@@ -151,6 +199,7 @@ class ZmqActorEndpoint(Endpoint):
         reconnect_max_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        curve: ActorKeys | None = None,
     ) -> None:
         super().__init__(
             "actor", heartbeat_interval_s=heartbeat_interval_s, heartbeat_timeout_s=heartbeat_timeout_s,
@@ -163,6 +212,10 @@ class ZmqActorEndpoint(Endpoint):
         self._sock.setsockopt(zmq.ROUTING_ID, self.src.encode())
         self._sock.setsockopt(zmq.RECONNECT_IVL, 100)  # ms
         self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, max(100, int(reconnect_max_s * 1000)))
+        if curve is not None:
+            self._sock.curve_secretkey = curve.secret_key
+            self._sock.curve_publickey = curve.public_key
+            self._sock.curve_serverkey = curve.server_public_key
         try:
             self._sock.connect(connect)
         except zmq.ZMQError as err:

@@ -18,6 +18,7 @@ from robot_rl import keys
 MAX_STR_BYTES = 1024 * 1024
 MAX_CONTAINER_LEN = 1_000_000  # items in one msgpack array or map
 MAX_NDIM = 8
+MAX_DIM = 2**31 - 1  # one array dimension; numpy's own limits are far above what a step holds
 
 # Whitelisted array dtypes: name on the wire -> little-endian numpy dtype.
 ARRAY_DTYPES: dict[str, np.dtype] = {
@@ -71,10 +72,11 @@ def decode_array(value: Any, field_name: str) -> np.ndarray:
     if (
         not isinstance(shape, list)
         or len(shape) > MAX_NDIM
-        or not all(type(d) is int and d >= 0 for d in shape)
+        or not all(type(d) is int and 0 <= d <= MAX_DIM for d in shape)
     ):
         raise ProtocolError(
-            f"{field_name}: shape must be a list of <= {MAX_NDIM} ints >= 0, got {shape!r:.80}"
+            f"{field_name}: shape must be a list of <= {MAX_NDIM} ints in [0, {MAX_DIM}], "
+            f"got {shape!r:.80}"
         )
     if not isinstance(data, bytes):
         raise ProtocolError(f"{field_name}: array data must be binary, got {type(data).__name__}")
@@ -84,7 +86,12 @@ def decode_array(value: Any, field_name: str) -> np.ndarray:
         raise ProtocolError(
             f"{field_name}: {len(data)} data bytes do not fit {dtype_name} {tuple(shape)} ({expected} bytes)"
         )
-    return np.frombuffer(data, dtype=dtype).reshape(shape)
+    try:
+        return np.frombuffer(data, dtype=dtype).reshape(shape)
+    except ValueError as err:  # e.g. a zero dimension beside dimensions whose product overflows
+        raise ProtocolError(
+            f"{field_name}: shape {shape!r:.80} is not a valid array ({err})"
+        ) from None
 
 
 def require_field(

@@ -50,19 +50,29 @@ class Hello:
     role: str  # "actor" or "learner"
     run_id: str
     config_hash: str
+    # The secret the learner was launched with (``robot-rl train`` hands it to both sides);
+    # only an actor that shows it may stop or pace the learner. "" when there is none.
+    launch_token: str = ""
 
     def to_body(self) -> dict[str, Any]:
-        return {"role": self.role, "run_id": self.run_id, "config_hash": self.config_hash}
+        body = {"role": self.role, "run_id": self.run_id, "config_hash": self.config_hash}
+        if self.launch_token:  # optional: peers without the field still decode this message
+            body["launch_token"] = self.launch_token
+        return body
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Hello:
         role = require_field(body, "role", str, "hello")
         if role not in ("actor", "learner"):
             raise ProtocolError(f"hello.role: expected 'actor' or 'learner', got {role!r:.40}")
+        token = body.get("launch_token", "")
+        if not isinstance(token, str) or len(token) > 256:
+            raise ProtocolError("hello.launch_token: expected a str of at most 256 characters")
         return cls(
             role,
             require_field(body, "run_id", str, "hello"),
             require_field(body, "config_hash", str, "hello"),
+            token,
         )
 
 

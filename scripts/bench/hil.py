@@ -39,7 +39,7 @@ from robot_rl.hil import (
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor
 from robot_rl.runtime.transport import InProcessTransport
-from robot_rl.wire.protocol import Control
+from robot_rl.wire.protocol import Control, Hello
 
 
 def run_arm(
@@ -94,7 +94,10 @@ def run_arm(
                 reached.append(stats.env_steps)
 
     tr = config.train
-    actor = Actor(env, policy, transport,
+    # The learner takes stop and pacing only from the actor that said Hello with the run's hash.
+    hello = Hello(role="actor", run_id=run_dir.name, config_hash=config_hash(config))
+    transport.send(hello)
+    actor = Actor(env, policy, transport, hello=hello,
                   config_hash=config_hash(config), seed=config.seed,
                   updates_per_env_step=tr.updates_per_env_step, learning_starts=tr.learning_starts,
                   max_steps_ahead=tr.max_steps_ahead, mixer=mixer, on_episode=on_episode)  # fmt: skip

@@ -212,3 +212,53 @@ def test_state_rows_of_an_empty_and_a_filled_buffer() -> None:
     rows = buffer.state_rows(["state"])
     assert rows.shape == (5, 2) and rows.dtype == np.float32
     assert set(rows[:, 0]) == {3.0} and sorted(rows[:, 1]) == [0, 1, 2, 3, 4]
+
+
+def test_interleaved_streams_keep_each_episode_whole_through_ring_wrap() -> None:
+    """Two actors' steps arrive interleaved: each stream's transitions chain to its own next
+    frame (one-step and n-step), across several wraps of a small ring."""
+    gamma, n = 0.5, 3
+    buffer = ReplayBuffer(SPEC, 1, 30, obs_slots=31)
+    ends = {1: 9, 2: 12, 3: 7, 4: 10}  # episode -> steps
+    plan = [("a", 1), ("b", 2), ("a", 3), ("b", 4)]  # stream a: episodes 1, 3; b: 2, 4
+    t_of = {1: 0, 2: 0, 3: 0, 4: 0}
+    open_of: dict[str, int] = {}
+    pending = list(plan)
+    while pending or open_of:
+        for name in ("a", "b"):  # one step of each stream in turn
+            if name not in open_of:
+                nxt = next((p for p in pending if p[0] == name), None)
+                if nxt is None:
+                    continue
+                pending.remove(nxt)
+                open_of[name] = nxt[1]
+                buffer.start_episode(frame(nxt[1], 0), stream=name)
+            ep = open_of[name]
+            t = t_of[ep]
+            last = t == ends[ep] - 1
+            stored = buffer.add_step(
+                np.array([0.1 * ep], np.float32), float(t), frame(ep, t + 1), last, False,
+                stream=name,
+            )  # fmt: skip
+            assert stored
+            t_of[ep] += 1
+            if last:
+                del open_of[name]
+    check_all_valid(buffer)
+    assert len(buffer) >= 25  # the ring (31 slots) holds the newest transitions of both
+    idx = np.flatnonzero(buffer.valid)
+    batch = buffer.gather(idx, n_step=n, discount=gamma)
+    for row, (ep, t) in enumerate(batch[keys.OBS]["state"].astype(int)):
+        m = min(n, ends[ep] - t)
+        assert batch[keys.REWARD][row] == pytest.approx(sum(gamma**j * (t + j) for j in range(m)))
+        np.testing.assert_array_equal(batch[keys.NEXT_OBS]["state"][row], [ep, t + m])
+
+
+def test_a_stream_whose_open_frame_is_overwritten_loses_only_its_episode() -> None:
+    buffer = ReplayBuffer(SPEC, 1, 8, obs_slots=6)
+    buffer.start_episode(frame(1, 0), stream="slow")  # never continued while "fast" fills
+    stream(buffer, 2, 5)  # 6 slots: the ring wraps over "slow"'s first frame
+    assert not buffer.has_open_episode("slow")
+    with pytest.raises(RuntimeError, match="without an open episode"):
+        buffer.add_step(np.zeros(1, np.float32), 0.0, frame(1, 1), False, False, stream="slow")
+    check_all_valid(buffer)

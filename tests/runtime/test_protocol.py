@@ -151,6 +151,7 @@ def test_weights_round_trip_keeps_tensors() -> None:
     "msg",
     [
         Hello(role="actor", run_id="run-1", config_hash="deadbeef"),
+        Hello(role="actor", run_id="run-1", config_hash="deadbeef", launch_token="0123abcd"),
         Heartbeat(),
         Metrics({"actor/episode_return": 1.5, "actor/success": 1.0, "eval/nan": float("nan")}),
         Control(command="stop"),
@@ -232,6 +233,25 @@ def test_rejects_truncated_array_bytes() -> None:
 def test_rejects_bad_shape() -> None:
     raw = raw_of(make_step(1))
     raw["body"]["action"]["shape"] = [-4]
+    reject(pack(raw), "step.action", "shape")
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ([0, 2**62], "float32"),  # 0 bytes of data "fit" it; numpy refuses the shape itself
+        ([0, 2**63], "uint8"),  # beyond numpy's largest dimension
+        ([0, 2**64 - 1], "float64"),
+        ([2**31 - 1] * 7 + [0], "float32"),  # every dimension in range, their product is not
+        ([-1], "float32"),
+        ([3, -2], "uint8"),
+    ],
+)
+def test_absurd_array_shapes_are_protocol_errors_not_numpy_errors(
+    shape: list[int], dtype: str
+) -> None:
+    raw = raw_of(make_step(1))
+    raw["body"]["action"] = {"dtype": dtype, "shape": shape, "data": b""}
     reject(pack(raw), "step.action", "shape")
 
 
@@ -374,3 +394,13 @@ def test_unknown_keys_are_ignored_within_a_version() -> None:
     raw["future_header"] = 1
     raw["body"]["future_field"] = [1, 2]
     assert decode(pack(raw)).msg == Control(command="stop")
+
+
+def test_hello_launch_token_is_optional_and_bounded() -> None:
+    raw = raw_of(Hello("actor", "r", "h"))
+    assert "launch_token" not in raw["body"]  # a learner of before the field reads it as ever
+    assert decode(pack(raw)).msg == Hello("actor", "r", "h", launch_token="")
+    raw["body"]["launch_token"] = "x" * 257
+    reject(pack(raw), "hello.launch_token")
+    raw["body"]["launch_token"] = 7
+    reject(pack(raw), "hello.launch_token")

@@ -23,6 +23,7 @@ from robot_rl.config import load_yaml
 from robot_rl.ros_compat.cell_actor import CellActor
 from robot_rl.run_config import RunConfig
 from robot_rl.app.build import configure_threads
+from robot_rl.runtime.curve_keys import actor_keys
 from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 from robot_rl_ros.ros_io import (
     clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, load_safety_config,
@@ -150,7 +151,9 @@ class ActorNode(Node):
             transport = ZmqActorEndpoint(
                 learner_address,
                 heartbeat_interval_s=run_config.runtime.heartbeat_interval_s,
-                heartbeat_timeout_s=run_config.runtime.heartbeat_timeout_s)
+                heartbeat_timeout_s=run_config.runtime.heartbeat_timeout_s,
+                # A learner off this machine serves CURVE only: keys/ of the run dir.
+                curve=actor_keys(self.core.run_dir))
             try:
                 self.core.run(transport, self.env_steps)
             finally:

@@ -117,7 +117,8 @@ def node_rows(arg, share):
     if truthy(arg['start_learner']):
         rows.append(NodeRow('learner_node', 'robot_rl_learner', {
             **cell, 'run_config': run_config, 'run_dir': run_dir,
-            'bind': f"tcp://0.0.0.0:{arg['learner_port']}"}))
+            # Started here, so on this machine: loopback (a keyless learner binds no other).
+            'bind': f"tcp://127.0.0.1:{arg['learner_port']}"}))
     if sim:
         rows.append(NodeRow('twin_node', 'robot_rl_twin', {
             **cell, 'run_config': run_config, 'seed': int(arg['seed'])}))

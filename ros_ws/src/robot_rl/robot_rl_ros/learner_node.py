@@ -5,6 +5,8 @@ Transitions come in and weights go out over the project's zmq transport (version
 + safetensors, never pickle), not over ROS topics. The node writes the run files
 (config.yaml, spec.json) from the same run and cell configs as the actor, so it needs no
 files from the actor and may run on another machine, then serves until the actor says stop.
+Off loopback (``bind:=tcp://0.0.0.0:5555``) the learner serves CURVE only: ``make_keys:=true``
+creates ``RUN_DIR/keys``; copy ``learner.key`` and ``actor.key_secret`` to the actor's run dir.
 """
 
 from pathlib import Path
@@ -27,7 +29,8 @@ class LearnerNode(Node):
         declare_cell_parameters(self)
         self.declare_parameter('run_config', '')
         self.declare_parameter('run_dir', '')
-        self.declare_parameter('bind', 'tcp://0.0.0.0:5555')
+        self.declare_parameter('bind', 'tcp://127.0.0.1:5555')
+        self.declare_parameter('make_keys', False)
         self.declare_parameter('demos', '')
         get = self.get_parameter
         if not get('run_dir').value:
@@ -37,6 +40,8 @@ class LearnerNode(Node):
             self.run_dir, load_yaml(RunConfig, Path(get('run_config').value)),
             load_cell_config(self))
         self.argv = [str(self.run_dir), '--bind', get('bind').value]
+        if get('make_keys').value:
+            self.argv.append('--make-keys')
         if get('demos').value:
             self.argv += ['--demos', get('demos').value]
         self.result = None
