@@ -24,6 +24,7 @@ ARGUMENTS = {
     'learner_host': ('127.0.0.1', 'host of the learner (the GPU workstation)'),
     'learner_port': ('5555', 'TCP port of the learner'),
     'start_learner': ('true', 'false: the learner runs elsewhere (learner_node there)'),
+    'demos': ('', 'demonstration episode store the learner starts from (robot-rl demos)'),
     'run_dir': ('', 'run directory (default: /tmp/robot_rl_ros/run-<time>)'),
     'env_steps': ('-1', 'actor env steps (-1: from the run config)'),
     'safety_config': ('', 'SafetyConfig YAML (default: limits derived from the cell)'),
@@ -117,7 +118,7 @@ def node_rows(arg, share):
     if truthy(arg['start_learner']):
         rows.append(NodeRow('learner_node', 'robot_rl_learner', {
             **cell, 'run_config': run_config, 'run_dir': run_dir,
-            'bind': f"tcp://0.0.0.0:{arg['learner_port']}"}))
+            'bind': f"tcp://0.0.0.0:{arg['learner_port']}", 'demos': arg['demos']}))
     if sim:
         rows.append(NodeRow('twin_node', 'robot_rl_twin', {
             **cell, 'run_config': run_config, 'seed': int(arg['seed'])}))

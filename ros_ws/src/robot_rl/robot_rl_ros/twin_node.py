@@ -1,8 +1,9 @@
 """
 Twin node: the MuJoCo twin publishing what the robot and cameras publish.
 
-Publishes /camera/<name>/color/image_raw, /joint_states, the TCP pose and twist and the
-ground-truth reward at the control rate; accepts the same Cartesian and gripper commands as
+Publishes /camera/<name>/color/image_raw, /joint_states, the TCP pose and twist, the
+ground-truth reward and, for a cell with ``object_pose_topic``, the cube's ground-truth pose
+(what a tracker such as an AprilTag detector publishes on a real cell) at the control rate; accepts the same Cartesian and gripper commands as
 the robot and serves the reset service, so the whole graph runs without hardware.
 """
 
@@ -47,6 +48,9 @@ class TwinNode(Node):
         self.twist_pub = (
             self.create_publisher(TwistStamped, cell.tcp_twist_topic, SENSOR_QOS)
             if cell.tcp_twist_topic else None)
+        self.object_pub = (
+            self.create_publisher(PoseStamped, cell.object_pose_topic, SENSOR_QOS)
+            if cell.object_pose_topic else None)
         self.reward_pub = self.create_publisher(Float64, cell.reward_topic, COMMAND_QOS)
         command_type = PoseStamped if cell.command_mode == 'pose' else TwistStamped
         self.create_subscription(command_type, cell.command_topic, self._on_command, COMMAND_QOS)
@@ -93,6 +97,8 @@ class TwinNode(Node):
         self.pose_pub.publish(to_ros(messages.tcp_pose, PoseStamped()))
         if self.twist_pub is not None:
             self.twist_pub.publish(to_ros(messages.tcp_twist, TwistStamped()))
+        if self.object_pub is not None:
+            self.object_pub.publish(to_ros(messages.object_pose, PoseStamped()))
         self.reward_pub.publish(Float64(data=self.twin.reward))
 
 
