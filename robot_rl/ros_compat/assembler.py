@@ -59,6 +59,8 @@ class Snapshot:
     """Streams older than ``max_age_s`` or missing."""
     skew_s: float = 0.0
     """Spread of the header stamps of the messages used (s): how far apart they were taken."""
+    messages: dict[str, tuple[object, float]] = field(default_factory=dict)
+    """Stream -> (message, receive time s) this observation was built from (a bag records them)."""
 
     @property
     def ok(self) -> bool:
@@ -185,8 +187,9 @@ class ObservationAssembler:
             s: (now_s - latest[s].received_s) if s in latest else float("inf") for s in self.streams
         }
         stale = [s for s, age in ages.items() if not age <= self.config.max_age_s]
+        used = {s: (v.msg, v.received_s) for s, v in latest.items()}
         if any(s not in latest for s in self.streams):
-            return Snapshot(obs=None, ages_s=ages, stale=stale)
+            return Snapshot(obs=None, ages_s=ages, stale=stale, messages=used)
         c = self.config
         obs: dict[str, np.ndarray] = {}
         stamps = []
@@ -224,4 +227,6 @@ class ObservationAssembler:
             stamped.append(object_msg)
         obs[keys.STATE] = state
         stamps += [seconds_of(m.header.stamp) for m in stamped]  # type: ignore[attr-defined]
-        return Snapshot(obs=obs, ages_s=ages, stale=stale, skew_s=max(stamps) - min(stamps))
+        return Snapshot(
+            obs=obs, ages_s=ages, stale=stale, skew_s=max(stamps) - min(stamps), messages=used
+        )

@@ -11,7 +11,8 @@ the env owns the timing and the safety rules, so they are tested without ROS:
   stream (cameras, joints, TCP, reward) has a message received after the command, at most
   ``step_timeout_s``. Stale or missing data never reaches the policy as if it were current:
   the env publishes a hold command and truncates the episode (``info["stale"]`` names the
-  streams).
+  streams). The watchdog does not wait that long to hold: a stream still not fresh one
+  control period after the step's tick gets a hold command at once (``watchdog_holds``).
 - Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
   (robot_rl.hil) in the actor; this env only executes.
 - ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
@@ -76,12 +77,19 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         stamp_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         wait_while_estopped: bool = False,
+        reset_retry_s: float = 0.0,
+        on_observed: Callable[[Snapshot, str], None] | None = None,
+        on_action: Callable[[np.ndarray, float], None] | None = None,
     ) -> None:
         """``clock``: the receive clock (s) of the stream callbacks; ``stamp_clock``: the time
         (s) written into command headers (the ROS clock in a node, wall time by default);
         ``reward``: the reward stream (None: no reward is waited for, every reward is 0, as
         in the reset node); ``safety``: the layer every action passes (default: one built
-        from the cell by ``safety_config_for_cell``)."""
+        from the cell by ``safety_config_for_cell``); ``reset_retry_s``: how long a reset
+        whose data stays stale (a camera that stopped) is asked for again before it raises
+        (0: raise at once); ``on_observed(snapshot, "reset" | "step")``: every assembled
+        observation with the messages it was built from; ``on_action(action, sent_s)``: every
+        step's executed action (A,) float32 after its command was published (bag recording)."""
         config.validate()
         self.config = config
         self.assembler = assembler
@@ -99,6 +107,11 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._stamp_clock = stamp_clock
         self._sleep = sleep
         self._wait_while_estopped = wait_while_estopped
+        self._reset_retry_s = reset_retry_s
+        self._on_observed = on_observed
+        self._on_action = on_action
+        self.watchdog_holds = 0
+        """Holds the watchdog sent because data was a control period late."""
         self._cancelled = False
         self._command_lock = threading.Lock()
         self._steps = 0
@@ -144,15 +157,23 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             self._sleep(0.02)
         if self.estopped:
             raise RuntimeError("e-stop is latched: the cell is not reset while it holds")
-        started = self._clock()  # before the request: a cell may publish while answering
-        self._request_reset()
-        snapshot = self._wait_fresh(started, started, need_reward=False)
-        late = sorted(set(snapshot.stale) | set(self.assembler.not_fresh_since(started)))
-        if snapshot.obs is None or late:
-            raise TimeoutError(
-                f"no fresh data after reset within {self.config.step_timeout_s} s; "
-                f"stale streams: {late}"
-            )
+        first = self._clock()
+        while True:
+            started = self._clock()  # before the request: a cell may publish while answering
+            self._request_reset()
+            snapshot = self._wait_fresh(started, started, need_reward=False)
+            late = sorted(set(snapshot.stale) | set(self.assembler.not_fresh_since(started)))
+            if snapshot.obs is not None and not late:
+                break
+            if self._cancelled or self._clock() - first >= self._reset_retry_s:
+                raise TimeoutError(
+                    f"no fresh data after reset within {self.config.step_timeout_s} s; "
+                    f"stale streams: {late}"
+                )
+            with self._command_lock:
+                self._hold()  # and ask again: a stream that stopped may come back
+        if self._on_observed is not None:
+            self._on_observed(snapshot, "reset")
         pose = self.assembler.tcp_pose()
         assert pose is not None  # the snapshot above had every stream
         self.mapper.reset(*pose)
@@ -187,8 +208,12 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 )
                 self._gripper = gripper
                 self._publish(command, gripper)
+        if self._on_action is not None:
+            self._on_action(executed, sent)
         self._next_tick = max(self._next_tick + 1.0 / c.control_hz, sent)
         snapshot = self._wait_fresh(sent, self._next_tick, need_reward=True)
+        if self._on_observed is not None:
+            self._on_observed(snapshot, "step")
         self._steps += 1
         if snapshot.obs is None:
             raise RuntimeError(f"lost streams {snapshot.stale} entirely; cannot observe")
@@ -242,6 +267,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _wait_fresh(self, since_s: float, tick_s: float, *, need_reward: bool) -> Snapshot:
         deadline = since_s + self.config.step_timeout_s
+        overdue = tick_s + 1.0 / self.config.control_hz  # the watchdog holds from here on
+        held = not need_reward  # a reset has nothing in flight to hold
         while True:
             now = self._clock()
             reward = self._reward.get() if self._reward is not None else None
@@ -254,6 +281,12 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 now >= tick_s and self.assembler.fresh_since(since_s) and reward_fresh
             ) or now >= deadline:
                 break
+            if not held and now >= overdue:
+                held = True
+                self.watchdog_holds += 1
+                with self._command_lock:
+                    if not self.estopped:  # an e-stop has held already
+                        self._hold()
             self._sleep(min(0.002, max(0.0, deadline - now)))
         snapshot = self.assembler.assemble(self._clock())
         self.last_snapshot = snapshot
