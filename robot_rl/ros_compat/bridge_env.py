@@ -11,8 +11,10 @@ the env owns the timing and the safety rules, so they are tested without ROS:
   stream (cameras, joints, TCP, reward) has a message received after the command, at most
   ``step_timeout_s``. Stale or missing data never reaches the policy as if it were current:
   the env publishes a hold command and truncates the episode (``info["stale"]`` names the
-  streams). The watchdog does not wait that long to hold: a stream still not fresh one
-  control period after the step's tick gets a hold command at once (``watchdog_holds``).
+  streams). The watchdog does not wait that long to hold: once a stream's newest message is
+  1.5 control periods old (its next one, due a period after it, is half a period late), a
+  hold goes out at once (``watchdog_holds``), so the arm holds within one period of the
+  missing message's due time; the wait goes on until the timeout.
 - Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
   (robot_rl.hil) in the actor; this env only executes.
 - ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
@@ -112,6 +114,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._on_action = on_action
         self.watchdog_holds = 0
         """Holds the watchdog sent because data was a control period late."""
+        self.watchdog_hold_s: float | None = None
+        """Clock time (s) of the watchdog's last hold."""
         self._cancelled = False
         self._command_lock = threading.Lock()
         self._steps = 0
@@ -265,9 +269,16 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             return Float64(data=0.0)
         return Float64(data=float(1.0 - snap.obs[keys.STATE][10]))  # keep the measured closure
 
+    def _overdue(self, since_s: float, now: float, max_age_s: float) -> bool:
+        late = self.assembler.not_fresh_since(since_s)
+        if not late:
+            return False
+        ages = self.assembler.ages(now)
+        return any(ages[stream] > max_age_s for stream in late)
+
     def _wait_fresh(self, since_s: float, tick_s: float, *, need_reward: bool) -> Snapshot:
         deadline = since_s + self.config.step_timeout_s
-        overdue = tick_s + 1.0 / self.config.control_hz  # the watchdog holds from here on
+        overdue_age = 1.5 / self.config.control_hz  # the next message is half a period late
         held = not need_reward  # a reset has nothing in flight to hold
         while True:
             now = self._clock()
@@ -281,9 +292,10 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 now >= tick_s and self.assembler.fresh_since(since_s) and reward_fresh
             ) or now >= deadline:
                 break
-            if not held and now >= overdue:
+            if not held and self._overdue(since_s, now, overdue_age):
                 held = True
                 self.watchdog_holds += 1
+                self.watchdog_hold_s = now
                 with self._command_lock:
                     if not self.estopped:  # an e-stop has held already
                         self._hold()

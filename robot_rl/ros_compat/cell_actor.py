@@ -300,6 +300,7 @@ class CellActor:
             estop_reason=self.layer.estopped,
             stale=[s for s, age in ages.items() if not age <= self.cell.max_age_s],
             watchdog_holds=self.env.watchdog_holds,
+            watchdog_hold_s=self.env.watchdog_hold_s,
             resumed=self.resume,
             safety=self.layer.stats,
             history=self.feed.history_json(),

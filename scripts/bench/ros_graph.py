@@ -22,9 +22,10 @@ cameras at 10 Hz from the twin cell), listens from this process with rclpy and r
 ``configs/pick_cube_state.yaml`` (its demos recorded here first, given to the learner node),
 the cell ``twin_state_cell.yaml`` (no cameras; the cube pose on ``/object_pose``).
 
-With ``--fault-tries N``, a second graph (camera-less CI cell) then takes N kill -9s of the
-learner node and N of the twin node, and ``fault_recovery_rate`` (recovered / tried) and
-``fault_outcomes`` are added (each twin drill waits out Fast DDS's 20 s lease).
+With ``--fault-tries N``, a second graph (the CI cell with one 32² camera) then takes each
+fault N times (kill -9 learner, kill -9 twin, stop the camera topic, kill -9 and resume the
+actor; see ``_fault_drills``), and ``fault_recovery_rate`` (recovered / tried),
+``fault_outcomes``, ``episodes_lost`` and ``hold_after_last_frame_ms`` are added.
 
 Needs the ROS 2 wheels (scripts/setup.sh). Prints one JSON object as the last line.
 """
@@ -65,50 +66,120 @@ def _status(statuses: list) -> dict:
     return json.loads(statuses[-1][1].data) if statuses else {}
 
 
-def _fault_drills(probe: object, graph: object, statuses: list, tries: int) -> dict:
-    """Kill -9 the learner, then the twin, ``tries`` times each; count the recoveries.
+def _stored_episodes(run_dir: Path) -> int:
+    from robot_rl.data.episode_store import EpisodeStore
 
-    Recovered: after a killed learner the actor kept stepping and got newer weights from
-    the restarted one; after a killed twin the actor held (stopped stepping) and stepped
-    again once the twin was back. The actor process stays the same throughout.
+    return len(EpisodeStore.open(run_dir / "episodes").episode_ids())
+
+
+def _fault_drills(
+    probe: object, graph: object, statuses: list, tries: int, run_dir: Path, period_s: float
+) -> dict:
+    """Each fault ``tries`` times on one running graph; count recoveries and lost episodes.
+
+    - kill_learner (kill -9): the actor keeps stepping, then gets newer weights from the
+      restarted learner;
+    - kill_twin (kill -9): the actor holds (stale, stops stepping), steps again once the
+      restarted twin is there (each waits out Fast DDS's 20 s lease of the dead one);
+    - stop_camera (the twin's ``~/mute``): the watchdog holds within one control period of
+      the missing frame's due time, the episode ends stale, stepping resumes once the frames
+      are back;
+    - restart_actor (kill -9, restarted with ``resume: True``): the new actor starts from
+      the stored episodes and steps on; ``episodes_lost`` counts episodes the killed actor
+      reported finished that are not in the store.
     """
     import signal
 
+    from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
     p: Any = probe
     g: Any = graph
     reset = p.node.create_client(Trigger, "/robot_rl/reset")
-    outcomes: dict[str, list[bool]] = {"kill_learner": [], "kill_twin": []}
+    mute = p.node.create_publisher(String, "/robot_rl_twin/mute", 10)
+    faults = ("kill_learner", "kill_twin", "stop_camera", "restart_actor")
+    outcomes: dict[str, list[bool]] = {fault: [] for fault in faults}
+    details: dict[str, list[float]] = {"hold_after_last_frame_ms": []}
+    episodes_lost = 0
     p.spin_until(lambda: _status(statuses).get("weights_version", 0) >= 1, 120.0, "weights")
+
+    def steps_again(more: int = 5, timeout_s: float = 90.0) -> None:
+        held = _status(statuses)["env_steps"]
+        p.spin_until(lambda: _status(statuses)["env_steps"] > held + more, timeout_s, "steps")
+
     for _ in range(tries):
-        for fault, node in (("kill_learner", "robot_rl_learner"), ("kill_twin", "robot_rl_twin")):
+        for fault in faults:
             try:
                 before = _status(statuses)
-                g.processes[node].send_signal(signal.SIGKILL)
-                g.processes[node].wait()
-                p.spin_for(3.0)
-                during = _status(statuses)
                 if fault == "kill_learner":
+                    g.processes["robot_rl_learner"].send_signal(signal.SIGKILL)
+                    g.processes["robot_rl_learner"].wait()
+                    p.spin_for(3.0)
+                    during = _status(statuses)
                     ok = during["env_steps"] > before["env_steps"]
-                    g.start(node)
+                    g.start("robot_rl_learner")
                     version = during["weights_version"]
                     p.spin_until(lambda v=version: _status(statuses)["weights_version"] > v,
                                  90.0, "new weights")  # fmt: skip
-                else:
-                    ok = bool(during.get("stale"))
+                elif fault == "kill_twin":
+                    g.processes["robot_rl_twin"].send_signal(signal.SIGKILL)
+                    g.processes["robot_rl_twin"].wait()
+                    p.spin_for(3.0)
+                    ok = bool(_status(statuses).get("stale"))
                     p.spin_until(lambda: not reset.service_is_ready(), 40.0, "lease")
-                    g.start(node)
-                    held = _status(statuses)["env_steps"]
-                    p.spin_until(lambda h=held: _status(statuses)["env_steps"] > h + 5, 90.0,
-                                 "steps again")  # fmt: skip
+                    g.start("robot_rl_twin")
+                    steps_again()
+                elif fault == "stop_camera":
+                    frames = p.received["/camera/front/color/image_raw"]
+                    holds = before.get("watchdog_holds", 0)
+                    episodes = before["episodes"]
+                    mute.publish(String(data="front"))
+                    p.spin_until(lambda h=holds: _status(statuses).get("watchdog_holds", 0) > h,
+                                 10.0, "a watchdog hold")  # fmt: skip
+                    p.spin_until(lambda e=episodes: _status(statuses)["episodes"] > e, 10.0,
+                                 "the stale episode's end")  # fmt: skip
+                    during = _status(statuses)
+                    last_frame = max(t for t, _m in frames)
+                    hold_ms = 1e3 * (during["watchdog_hold_s"] - last_frame)
+                    details["hold_after_last_frame_ms"].append(round(hold_ms, 1))
+                    # due one period after the last frame; held within one period of that
+                    # 20 ms: this process and the actor receive the frame at slightly other times
+                    ok = "camera/front" in during["stale"] and hold_ms <= 2e3 * period_s + 20.0
+                    mute.publish(String(data=""))
+                    steps_again()
+                else:  # restart_actor
+                    g.processes["robot_rl_actor"].send_signal(signal.SIGKILL)
+                    g.processes["robot_rl_actor"].wait()
+                    reported = _status(statuses)["episodes"]
+                    stored = _stored_episodes(run_dir)
+                    episodes_lost += max(0, reported - stored)
+                    statuses.clear()
+                    g.start("robot_rl_actor", parameters={"resume": True})
+                    p.spin_until(lambda: _status(statuses).get("env_steps", 0) > 0, 90.0,
+                                 "the resumed actor")  # fmt: skip
+                    resumed = _status(statuses)
+                    ok = bool(resumed.get("resumed")) and resumed["episodes"] >= stored
+                    steps_again()
                 ok = ok and g.processes["robot_rl_actor"].poll() is None
-            except TimeoutError:
+            except TimeoutError as err:
+                print(f"{fault}: {err}", file=sys.stderr)
                 ok = False
             outcomes[fault].append(ok)
     tried = sum(len(v) for v in outcomes.values())
     recovered = sum(sum(v) for v in outcomes.values())
-    return {"fault_recovery_rate": recovered / tried, "fault_outcomes": outcomes}
+    return {"fault_recovery_rate": recovered / tried, "fault_outcomes": outcomes,
+            "episodes_lost": episodes_lost, **details}  # fmt: skip
+
+
+def _drill_cell(path: Path) -> Path:
+    """The CI cell with one small camera (the stop_camera drill needs a camera)."""
+    import yaml
+    from robot_rl_ros.graph import SHARE
+
+    cell = yaml.safe_load((Path(SHARE) / "config" / "ci_cell.yaml").read_text()) or {}
+    cell.update(cameras=["front"], image_size=32)
+    path.write_text(yaml.safe_dump(cell))
+    return path
 
 
 def _record_demos(run_config: str, path: Path) -> Path:
@@ -220,11 +291,16 @@ def main(argv: list[str] | None = None) -> int:
             graph_args["env_steps"] = "1000000"
             graph_args["run_dir"] = str(work / "faults")
             graph_args["learner_port"] = str(_free_port())
-            graph_args["cell_config"] = str(Path(SHARE) / "config" / "ci_cell.yaml")
+            graph_args["cell_config"] = str(_drill_cell(work / "fault_cell.yaml"))
+            graph_args.pop("demos", None)
+            if args.task == "state":
+                graph_args.pop("run_config", None)  # the package's (camera) run config
             statuses.clear()  # only the drill graph's actor from here on
+            probe.listen(Image, "/camera/front/color/image_raw", qos_profile_sensor_data)
             with Graph(graph_args, log_dir=work / "fault_logs") as drill:
                 drill.start()
-                faults = _fault_drills(probe, drill, statuses, args.fault_tries)
+                faults = _fault_drills(probe, drill, statuses, args.fault_tries,
+                                       work / "faults", 1.0 / control_hz)  # fmt: skip
     finally:
         probe.close()
 
@@ -259,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "dropped_steps": dropped,
         "commands": len(commands),
         "weights_version": last.get("weights_version"),
+        "watchdog_holds": last.get("watchdog_holds"),
         "learner_updates": last.get("learner_updates"),
         "run_dir": str(work / "run"),
         **faults,
