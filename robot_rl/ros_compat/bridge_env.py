@@ -12,9 +12,9 @@ the env owns the timing and the safety rules, so they are tested without ROS:
   ``step_timeout_s``. Stale or missing data never reaches the policy as if it were current:
   the env publishes a hold command and truncates the episode (``info["stale"]`` names the
   streams). The watchdog does not wait that long to hold: once a stream's newest message is
-  1.5 control periods old (its next one, due a period after it, is half a period late), a
-  hold goes out at once (``watchdog_holds``), so the arm holds within one period of the
-  missing message's due time; the wait goes on until the timeout.
+  ``watchdog_periods`` (1.5) control periods old (its next one, due a period after it, is
+  half a period late), a hold goes out at once (``watchdog_holds``), so the arm holds within
+  one period of the missing message's due time; the wait goes on until the timeout.
 - Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
   (robot_rl.hil) in the actor; this env only executes.
 - ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
@@ -120,6 +120,7 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._command_lock = threading.Lock()
         self._steps = 0
         self._next_tick = 0.0
+        self._fresh_at: float | None = None  # when the last wait had every stream fresh (s)
         self._gripper: Float64 | None = None  # the last gripper command sent
         self.last_snapshot: Snapshot | None = None
         self.observation_space = assembler.observation_space()  # type: ignore[assignment]
@@ -214,8 +215,15 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 self._publish(command, gripper)
         if self._on_action is not None:
             self._on_action(executed, sent)
-        self._next_tick = max(self._next_tick + 1.0 / c.control_hz, sent)
-        snapshot = self._wait_fresh(sent, self._next_tick, need_reward=True)
+        period = 1.0 / c.control_hz
+        self._next_tick = max(self._next_tick + period, sent)
+        # Observe from half a period before the tick: data that comes at the control rate
+        # (the twin, a 10 Hz camera) is used as it arrives rather than up to a period late;
+        # when it had been waiting, the ticks move onto it (next period it is on time).
+        earliest = self._next_tick - 0.5 * period
+        snapshot = self._wait_fresh(sent, earliest, need_reward=True)
+        if self._fresh_at is not None and self._fresh_at < earliest:
+            self._next_tick -= earliest - self._fresh_at
         if self._on_observed is not None:
             self._on_observed(snapshot, "step")
         self._steps += 1
@@ -278,8 +286,9 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _wait_fresh(self, since_s: float, tick_s: float, *, need_reward: bool) -> Snapshot:
         deadline = since_s + self.config.step_timeout_s
-        overdue_age = 1.5 / self.config.control_hz  # the next message is half a period late
+        overdue_age = self.config.watchdog_periods / self.config.control_hz
         held = not need_reward  # a reset has nothing in flight to hold
+        self._fresh_at = None
         while True:
             now = self._clock()
             reward = self._reward.get() if self._reward is not None else None
@@ -288,9 +297,9 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 or self._reward is None
                 or (reward is not None and reward[1] >= since_s)
             )
-            if (
-                now >= tick_s and self.assembler.fresh_since(since_s) and reward_fresh
-            ) or now >= deadline:
+            if reward_fresh and self._fresh_at is None and self.assembler.fresh_since(since_s):
+                self._fresh_at = now
+            if (self._fresh_at is not None and now >= tick_s) or now >= deadline:
                 break
             if not held and self._overdue(since_s, now, overdue_age):
                 held = True

@@ -79,6 +79,12 @@ class CellConfig:
     """Largest distance between a pose target and the measured TCP (m)."""
     max_age_s: float = 0.3
     """A stream whose last message is older than this is stale (s); the actor holds."""
+    watchdog_periods: float = 1.5
+    """A stream whose newest message is this many control periods old while a step waits for
+    it gets a hold command at once (1.5: its next message, due a period after it, is half a
+    period late, so the arm holds within one period of the due time); the step still waits
+    up to ``step_timeout_s`` before it ends the episode as stale. Raise it where the sensors
+    run slower than the control rate."""
     step_timeout_s: float = 1.0
     """Longest wait for fresh data of every stream after a command (s)."""
     reward_topic: str = "/robot_rl/reward"
@@ -124,6 +130,7 @@ class CellConfig:
             "target_leash",
             "max_age_s",
             "step_timeout_s",
+            "watchdog_periods",
             "intervention_timeout_s",
             "max_episode_steps",
         ):
