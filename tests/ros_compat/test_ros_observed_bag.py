@@ -1,4 +1,4 @@
-"""The actor's own bag (what it acted on) and the watchdog, on a twin cell in a thread."""
+"""The actor's own bag (what it acted on), the watchdog and step timing, on a twin cell in a thread."""
 
 from __future__ import annotations
 
@@ -159,3 +159,48 @@ def test_the_watchdog_holds_one_period_after_a_stream_stops(tmp_path: Path) -> N
     cell.silent.add("object_pose")
     with pytest.raises(TimeoutError, match="object_pose"):
         env.reset()
+
+
+def test_data_at_the_control_rate_is_acted_on_as_it_arrives() -> None:
+    """A cell publishing at 10 Hz, 0.7 periods before the env's first tick: after one step
+    the ticks move onto the data, so commands follow each observation at once."""
+    cell_config = dataclasses.replace(LENIENT, control_hz=10.0, max_episode_steps=100)
+    period = 1.0 / cell_config.control_hz
+    asm = ObservationAssembler(cell_config)
+    cell = ThreadCell(cell_config, asm)
+    commands: list[float] = []
+    stop = threading.Event()
+
+    def on_command(command: object, gripper: Float64) -> None:
+        commands.append(time.monotonic())
+        with cell.lock:
+            cell.twin.command(command, gripper.data)
+
+    def timer(first: float) -> None:  # the twin node's timer: tick and publish at 10 Hz
+        k = 0
+        while not stop.is_set():
+            time.sleep(max(0.0, first + k * period - time.monotonic()))
+            with cell.lock:
+                cell.twin.tick()
+                cell.publish()
+                arrivals.append(time.monotonic())
+            k += 1
+
+    arrivals: list[float] = []
+    env = BridgeEnv(
+        cell_config, asm, publish=on_command, request_reset=cell.on_reset, reward=cell.reward
+    )
+    env.reset()
+    thread = threading.Thread(target=timer, args=(time.monotonic() + 0.3 * period,))
+    thread.start()
+    try:
+        for _ in range(15):
+            env.step(np.zeros(4, np.float32))
+    finally:
+        stop.set()
+        thread.join()
+    # per command from the third on: time since the newest observation before it
+    ages = [c - max(a for a in arrivals if a < c) for c in commands[2:]]
+    assert float(np.median(ages)) < 0.25 * period, ages  # before: about 0.7 periods each
+    intervals = np.diff(commands[2:])
+    assert 0.9 * period < float(np.mean(intervals)) < 1.15 * period  # still 10 Hz
