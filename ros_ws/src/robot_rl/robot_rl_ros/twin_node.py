@@ -5,8 +5,9 @@ Publishes /camera/<name>/color/image_raw, /joint_states, the TCP pose and twist,
 ground-truth reward and, for a cell with ``object_pose_topic``, the cube's ground-truth pose
 (what a tracker such as an AprilTag detector publishes on a real cell) at the control rate;
 a std_msgs/String on ``~/mute`` (comma-separated camera names, or ``object_pose``; empty:
-none) stops those topics, the fault drill of a camera that stops publishing; accepts the same Cartesian and gripper commands as
-the robot and serves the reset service, so the whole graph runs without hardware.
+none) stops those topics, the fault drill of a camera that stops publishing. Accepts the
+same Cartesian and gripper commands as the robot and serves the reset service, so the whole
+graph runs without hardware.
 """
 
 from pathlib import Path
