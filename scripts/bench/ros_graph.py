@@ -11,6 +11,8 @@ cameras at 10 Hz from the twin cell), listens from this process with rclpy and r
   training rate (no evaluation);
 - ``obs_to_command_p99_ms`` (and p50): per command, its header stamp minus the stamp of the
   newest front-camera image (state cell: TCP pose) received before it (ROS time, one clock);
+  ``policy_command_p99_ms`` leaves out the ``hold_commands`` (a target at a measured TCP
+  position: the watchdog's and stale holds, which by definition follow no fresh frame);
 - ``image_topic_hz``: messages per second on each camera topic over the run;
 - ``dropped_steps``: control periods without a command (a gap of k periods between two
   commands counts k - 1), plus the env steps the actor ended as stale.
@@ -54,6 +56,10 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 def _stamp_s(msg: object) -> float:
     stamp = msg.header.stamp  # type: ignore[attr-defined]
     return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
+
+
+def _xyz(pose: Any) -> tuple[float, float, float]:
+    return (pose.position.x, pose.position.y, pose.position.z)
 
 
 def _free_port() -> int:
@@ -283,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             graph.processes["robot_rl_learner"].wait(timeout=120)
         # the run's messages, before any drill adds to them
         commands = list(commands)
+        tcp_poses = list(tcp_poses)
         images = {cam: list(log) for cam, log in images.items()}
         observed = images[cameras[0]] if cameras else list(tcp_poses)
         last = _status(statuses)
@@ -307,11 +314,19 @@ def main(argv: list[str] | None = None) -> int:
     # (observation stamp, command stamp) pairs: the newest image received before each command
     received = np.array([t for t, _ in observed])
     stamps = np.array([_stamp_s(m) for _, m in observed])
-    latencies = []
+    # a hold targets the measured TCP: the position of one of the last TCP poses received
+    pose_times = np.array([t for t, _ in tcp_poses])
+    pose_xyz = [_xyz(m.pose) for _, m in tcp_poses]
+    latencies, policy_latencies = [], []
     for t_cmd, cmd in commands:
         i = int(np.searchsorted(received, t_cmd)) - 1
-        if i >= 0:
-            latencies.append(1e3 * (_stamp_s(cmd) - stamps[i]))
+        if i < 0:
+            continue
+        latency = 1e3 * (_stamp_s(cmd) - stamps[i])
+        latencies.append(latency)
+        j = int(np.searchsorted(pose_times, t_cmd))
+        if _xyz(cmd.pose) not in pose_xyz[max(0, j - 3) : j]:
+            policy_latencies.append(latency)
     cmd_times = np.array([_stamp_s(m) for _, m in commands])
     gaps = np.diff(cmd_times) * control_hz
     dropped = int(np.sum(np.maximum(0, np.round(gaps) - 1))) if len(gaps) else 0
@@ -331,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         if latencies else None,
         "obs_to_command_p99_ms": round(float(np.percentile(latencies, 99)), 2)
         if latencies else None,
+        "policy_command_p99_ms": round(float(np.percentile(policy_latencies, 99)), 2)
+        if policy_latencies else None,
+        "hold_commands": len(latencies) - len(policy_latencies),
         "image_topic_hz": hz,
         "dropped_steps": dropped,
         "commands": len(commands),
