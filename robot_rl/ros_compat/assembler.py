@@ -4,7 +4,10 @@ Callbacks (ROS subscriptions, a bag replay, the twin) hand over each message wit
 receive time; :meth:`ObservationAssembler.assemble` builds the core observation at the
 control rate: ``pixels_<camera>`` uint8 (S, S, 3) and ``state`` float32 (18,) in the twin's
 proprioceptive layout (TCP position m, quaternion (w, x, y, z), TCP linear velocity m/s,
-gripper opening [0, 1], 7 arm joint positions rad). Messages are only stored in callbacks;
+gripper opening [0, 1], 7 arm joint positions rad), followed, when the cell tracks the object
+(``object_pose_topic``), by its position m, quaternion (w, x, y, z) and position relative to
+the TCP m: the twin's ``obs_mode: state`` layout (28,), so a state policy trained by
+``robot-rl train`` reads the cell unchanged. Messages are only stored in callbacks;
 decoding happens at assemble time, so a 30 Hz camera costs nothing between control steps.
 
 Every stream's age (receiver clock, s) is reported; a stream older than ``max_age_s`` is
@@ -35,6 +38,7 @@ from robot_rl.ros_compat.messages import seconds_of
 JOINT_STATES = "joint_states"
 TCP_POSE = "tcp_pose"
 TCP_TWIST = "tcp_twist"
+OBJECT_POSE = "object_pose"
 
 
 @dataclass
@@ -55,6 +59,8 @@ class Snapshot:
     """Streams older than ``max_age_s`` or missing."""
     skew_s: float = 0.0
     """Spread of the header stamps of the messages used (s): how far apart they were taken."""
+    messages: dict[str, tuple[object, float]] = field(default_factory=dict)
+    """Stream -> (message, receive time s) this observation was built from (a bag records them)."""
 
     @property
     def ok(self) -> bool:
@@ -79,12 +85,13 @@ class ObservationAssembler:
         self._fd_velocity = np.zeros(3)  # m/s, finite difference when no twist topic
         self.streams: list[str] = [camera_stream(c) for c in config.cameras]
         self.streams += [JOINT_STATES, TCP_POSE] + ([TCP_TWIST] if config.tcp_twist_topic else [])
+        self.streams += [OBJECT_POSE] if config.object_pose_topic else []
 
     def observation_space(self) -> gym.spaces.Dict:
         """The gymnasium space of the observations this assembler builds."""
         size = self.config.image_size
         spaces: dict[str, gym.Space[Any]] = {
-            keys.STATE: gym.spaces.Box(-np.inf, np.inf, (PROPRIO_DIM,), np.float32)
+            keys.STATE: gym.spaces.Box(-np.inf, np.inf, (self.config.state_dim,), np.float32)
         }
         for cam in self.config.cameras:
             spaces[keys.pixels_key(cam)] = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
@@ -124,6 +131,12 @@ class ObservationAssembler:
         """Store a geometry_msgs/TwistStamped of the TCP."""
         self._store(TCP_TWIST, msg, received_s)
 
+    def on_object_pose(self, msg: object, received_s: float) -> None:
+        """Store a geometry_msgs/PoseStamped of the tracked object (``object_pose_topic``)."""
+        if not self.config.object_pose_topic:
+            raise KeyError("object pose received, but the cell config has no object_pose_topic")
+        self._store(OBJECT_POSE, msg, received_s)
+
     def _store(self, stream: str, msg: object, received_s: float) -> None:
         with self._lock:
             self._latest[stream] = _Latest(msg, received_s)
@@ -139,9 +152,11 @@ class ObservationAssembler:
 
     def safety_stream_times(self) -> dict[str, float]:
         """Receive time (s) per stream under the safety layer's names (see
-        ``safety_config_for_cell``): ``joints``, ``tcp_pose``, ``tcp_twist``, camera names.
+        ``safety_config_for_cell``): ``joints``, ``tcp_pose``, ``tcp_twist``, ``object_pose``,
+        camera names.
         Streams that never arrived are left out (the layer treats them as stale)."""
-        names = {JOINT_STATES: "joints", TCP_POSE: "tcp_pose", TCP_TWIST: "tcp_twist"}
+        names = {JOINT_STATES: "joints", TCP_POSE: "tcp_pose", TCP_TWIST: "tcp_twist",
+                 OBJECT_POSE: "object_pose"}  # fmt: skip
         names.update({camera_stream(c): c for c in self.config.cameras})
         with self._lock:
             return {names[s]: v.received_s for s, v in self._latest.items() if s in names}
@@ -172,8 +187,9 @@ class ObservationAssembler:
             s: (now_s - latest[s].received_s) if s in latest else float("inf") for s in self.streams
         }
         stale = [s for s, age in ages.items() if not age <= self.config.max_age_s]
+        used = {s: (v.msg, v.received_s) for s, v in latest.items()}
         if any(s not in latest for s in self.streams):
-            return Snapshot(obs=None, ages_s=ages, stale=stale)
+            return Snapshot(obs=None, ages_s=ages, stale=stale, messages=used)
         c = self.config
         obs: dict[str, np.ndarray] = {}
         stamps = []
@@ -193,12 +209,24 @@ class ObservationAssembler:
         if c.gripper_joint not in set(joints_msg.name) and "gripper_joint" in latest:  # type: ignore[attr-defined]
             gripper_msg = latest["gripper_joint"].msg
         (grip,) = joint_positions(gripper_msg, [c.gripper_joint], where=c.joint_states_topic)
-        state = np.empty(PROPRIO_DIM, dtype=np.float32)  # (18,) float32
+        state = np.empty(c.state_dim, dtype=np.float32)  # (18,) or (28,) float32
         state[0:3] = pos
         state[3:7] = canonical_quat(quat)
         state[7:10] = velocity
         state[10] = gripper_opening(grip, c)
         state[11:18] = arm
+        stamped = [pose_msg, joints_msg]
+        if OBJECT_POSE in latest:
+            object_msg = latest[OBJECT_POSE].msg
+            object_pos, object_quat = pose_to_arrays(object_msg)
+            state[PROPRIO_DIM : PROPRIO_DIM + 3] = object_pos
+            state[PROPRIO_DIM + 3 : PROPRIO_DIM + 7] = object_quat  # as tracked: no sign rule
+            state[PROPRIO_DIM + 7 : PROPRIO_DIM + 10] = (
+                state[PROPRIO_DIM : PROPRIO_DIM + 3] - state[0:3]
+            )
+            stamped.append(object_msg)
         obs[keys.STATE] = state
-        stamps += [seconds_of(m.header.stamp) for m in (pose_msg, joints_msg)]  # type: ignore[attr-defined]
-        return Snapshot(obs=obs, ages_s=ages, stale=stale, skew_s=max(stamps) - min(stamps))
+        stamps += [seconds_of(m.header.stamp) for m in stamped]  # type: ignore[attr-defined]
+        return Snapshot(
+            obs=obs, ages_s=ages, stale=stale, skew_s=max(stamps) - min(stamps), messages=used
+        )

@@ -74,6 +74,8 @@ def cell_topics(config: CellConfig) -> dict[str, str]:
     topics[config.tcp_pose_topic] = PoseStamped.MSGTYPE
     if config.tcp_twist_topic:
         topics[config.tcp_twist_topic] = TwistStamped.MSGTYPE
+    if config.object_pose_topic:
+        topics[config.object_pose_topic] = PoseStamped.MSGTYPE
     topics[ACTION_TOPIC] = Float32MultiArray.MSGTYPE
     topics[config.reward_topic] = Float64.MSGTYPE
     return topics
@@ -110,6 +112,8 @@ class BagRecorder:
         self.write(c.tcp_pose_topic, messages.tcp_pose, t_ns)
         if c.tcp_twist_topic:
             self.write(c.tcp_twist_topic, messages.tcp_twist, t_ns)
+        if messages.object_pose is not None:
+            self.write(c.object_pose_topic, messages.object_pose, t_ns)
 
     def write_action(self, action: np.ndarray, t_ns: int) -> None:
         """Write an executed action (A,) in [-1, 1] at ``t_ns`` (ns)."""
@@ -159,6 +163,8 @@ def replay_bag(path: str | Path, config: CellConfig) -> Replay:
     handlers[config.tcp_pose_topic] = assembler.on_tcp_pose
     if config.tcp_twist_topic:
         handlers[config.tcp_twist_topic] = assembler.on_tcp_twist
+    if config.object_pose_topic:
+        handlers[config.object_pose_topic] = assembler.on_object_pose
     replay = Replay(observations=[], actions=[], rewards=[])
     now = 0.0
     for topic, t_ns, msg in read_bag(path):
@@ -196,7 +202,8 @@ def record_twin_run(
 
     Sensors of obs_t are written at t / control_hz, the action 1 µs later and the reward of
     the step with obs_{t+1}, as a live recording would order them. ``policy`` defaults to
-    uniform random actions from ``seed``.
+    uniform random actions from ``seed``. A cell with ``object_pose_topic`` records the
+    twin's ground-truth object pose.
     """
     from robot_rl.ros_compat.messages import stamp_from_seconds
 
@@ -208,9 +215,12 @@ def record_twin_run(
     with BagRecorder(path, config) as bag:
         for t in range(steps + 1):
             t_ns = 1_000_000_000 + t * period_ns  # start at 1 s: stamps must be > 0
-            bag.write_sensors(
-                twin_messages(obs, config, stamp=stamp_from_seconds(t_ns * 1e-9)), t_ns
-            )
+            tracked = None
+            if config.object_pose_topic:
+                truth = env.unwrapped.ground_truth()
+                tracked = (truth["cube_pos"], truth["cube_quat"])
+            stamp = stamp_from_seconds(t_ns * 1e-9)
+            bag.write_sensors(twin_messages(obs, config, stamp=stamp, object_pose=tracked), t_ns)
             if t == steps or done:
                 break
             space = env.action_space

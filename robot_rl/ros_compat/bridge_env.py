@@ -11,7 +11,10 @@ the env owns the timing and the safety rules, so they are tested without ROS:
   stream (cameras, joints, TCP, reward) has a message received after the command, at most
   ``step_timeout_s``. Stale or missing data never reaches the policy as if it were current:
   the env publishes a hold command and truncates the episode (``info["stale"]`` names the
-  streams).
+  streams). The watchdog does not wait that long to hold: once a stream's newest message is
+  ``watchdog_periods`` (1.5) control periods old (its next one, due a period after it, is
+  half a period late), a hold goes out at once (``watchdog_holds``), so the arm holds within
+  one period of the missing message's due time; the wait goes on until the timeout.
 - Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
   (robot_rl.hil) in the actor; this env only executes.
 - ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
@@ -76,12 +79,19 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         stamp_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         wait_while_estopped: bool = False,
+        reset_retry_s: float = 0.0,
+        on_observed: Callable[[Snapshot, str], None] | None = None,
+        on_action: Callable[[np.ndarray, float], None] | None = None,
     ) -> None:
         """``clock``: the receive clock (s) of the stream callbacks; ``stamp_clock``: the time
         (s) written into command headers (the ROS clock in a node, wall time by default);
         ``reward``: the reward stream (None: no reward is waited for, every reward is 0, as
         in the reset node); ``safety``: the layer every action passes (default: one built
-        from the cell by ``safety_config_for_cell``)."""
+        from the cell by ``safety_config_for_cell``); ``reset_retry_s``: how long a reset
+        whose data stays stale (a camera that stopped) is asked for again before it raises
+        (0: raise at once); ``on_observed(snapshot, "reset" | "step")``: every assembled
+        observation with the messages it was built from; ``on_action(action, sent_s)``: every
+        step's executed action (A,) float32 after its command was published (bag recording)."""
         config.validate()
         self.config = config
         self.assembler = assembler
@@ -99,10 +109,18 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._stamp_clock = stamp_clock
         self._sleep = sleep
         self._wait_while_estopped = wait_while_estopped
+        self._reset_retry_s = reset_retry_s
+        self._on_observed = on_observed
+        self._on_action = on_action
+        self.watchdog_holds = 0
+        """Holds the watchdog sent because data was a control period late."""
+        self.watchdog_hold_s: float | None = None
+        """Clock time (s) of the watchdog's last hold."""
         self._cancelled = False
         self._command_lock = threading.Lock()
         self._steps = 0
         self._next_tick = 0.0
+        self._fresh_at: float | None = None  # when the last wait had every stream fresh (s)
         self._gripper: Float64 | None = None  # the last gripper command sent
         self.last_snapshot: Snapshot | None = None
         self.observation_space = assembler.observation_space()  # type: ignore[assignment]
@@ -144,15 +162,23 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             self._sleep(0.02)
         if self.estopped:
             raise RuntimeError("e-stop is latched: the cell is not reset while it holds")
-        started = self._clock()  # before the request: a cell may publish while answering
-        self._request_reset()
-        snapshot = self._wait_fresh(started, started, need_reward=False)
-        late = sorted(set(snapshot.stale) | set(self.assembler.not_fresh_since(started)))
-        if snapshot.obs is None or late:
-            raise TimeoutError(
-                f"no fresh data after reset within {self.config.step_timeout_s} s; "
-                f"stale streams: {late}"
-            )
+        first = self._clock()
+        while True:
+            started = self._clock()  # before the request: a cell may publish while answering
+            self._request_reset()
+            snapshot = self._wait_fresh(started, started, need_reward=False)
+            late = sorted(set(snapshot.stale) | set(self.assembler.not_fresh_since(started)))
+            if snapshot.obs is not None and not late:
+                break
+            if self._cancelled or self._clock() - first >= self._reset_retry_s:
+                raise TimeoutError(
+                    f"no fresh data after reset within {self.config.step_timeout_s} s; "
+                    f"stale streams: {late}"
+                )
+            with self._command_lock:
+                self._hold()  # and ask again: a stream that stopped may come back
+        if self._on_observed is not None:
+            self._on_observed(snapshot, "reset")
         pose = self.assembler.tcp_pose()
         assert pose is not None  # the snapshot above had every stream
         self.mapper.reset(*pose)
@@ -187,8 +213,19 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 )
                 self._gripper = gripper
                 self._publish(command, gripper)
-        self._next_tick = max(self._next_tick + 1.0 / c.control_hz, sent)
-        snapshot = self._wait_fresh(sent, self._next_tick, need_reward=True)
+        if self._on_action is not None:
+            self._on_action(executed, sent)
+        period = 1.0 / c.control_hz
+        self._next_tick = max(self._next_tick + period, sent)
+        # Observe from half a period before the tick: data that comes at the control rate
+        # (the twin, a 10 Hz camera) is used as it arrives rather than up to a period late;
+        # when it had been waiting, the ticks move onto it (next period it is on time).
+        earliest = self._next_tick - 0.5 * period
+        snapshot = self._wait_fresh(sent, earliest, need_reward=True)
+        if self._fresh_at is not None and self._fresh_at < earliest:
+            self._next_tick -= earliest - self._fresh_at
+        if self._on_observed is not None:
+            self._on_observed(snapshot, "step")
         self._steps += 1
         if snapshot.obs is None:
             raise RuntimeError(f"lost streams {snapshot.stale} entirely; cannot observe")
@@ -240,8 +277,18 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             return Float64(data=0.0)
         return Float64(data=float(1.0 - snap.obs[keys.STATE][10]))  # keep the measured closure
 
+    def _overdue(self, since_s: float, now: float, max_age_s: float) -> bool:
+        late = self.assembler.not_fresh_since(since_s)
+        if not late:
+            return False
+        ages = self.assembler.ages(now)
+        return any(ages[stream] > max_age_s for stream in late)
+
     def _wait_fresh(self, since_s: float, tick_s: float, *, need_reward: bool) -> Snapshot:
         deadline = since_s + self.config.step_timeout_s
+        overdue_age = self.config.watchdog_periods / self.config.control_hz
+        held = not need_reward  # a reset has nothing in flight to hold
+        self._fresh_at = None
         while True:
             now = self._clock()
             reward = self._reward.get() if self._reward is not None else None
@@ -250,10 +297,17 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 or self._reward is None
                 or (reward is not None and reward[1] >= since_s)
             )
-            if (
-                now >= tick_s and self.assembler.fresh_since(since_s) and reward_fresh
-            ) or now >= deadline:
+            if reward_fresh and self._fresh_at is None and self.assembler.fresh_since(since_s):
+                self._fresh_at = now
+            if (self._fresh_at is not None and now >= tick_s) or now >= deadline:
                 break
+            if not held and self._overdue(since_s, now, overdue_age):
+                held = True
+                self.watchdog_holds += 1
+                self.watchdog_hold_s = now
+                with self._command_lock:
+                    if not self.estopped:  # an e-stop has held already
+                        self._hold()
             self._sleep(min(0.002, max(0.0, deadline - now)))
         snapshot = self.assembler.assemble(self._clock())
         self.last_snapshot = snapshot

@@ -10,7 +10,12 @@ it is tested on the twin without ROS:
   services and topics through :meth:`CellActor.control`, the names the dashboard uses;
 - a ``DashboardFeed`` follows every step; :meth:`CellActor.status` is the JSON the node
   publishes and the dashboard node mirrors (robot_rl.ros_compat.remote_dashboard);
-- episodes go to ``<run_dir>/episodes`` as in ``robot-rl train``, through a labelling sink.
+- episodes go to ``<run_dir>/episodes`` as in ``robot-rl train``, through a labelling sink;
+  ``resume`` continues a run there as ``robot-rl train --resume`` does (counters from the
+  stored episodes, the run's last policy file, reset seeds going on), so a restarted actor
+  loses no finished episode;
+- ``policy_file`` acts with fixed weights, deterministically (evaluation, bag replay);
+- ``bag`` records what the actor acted on (robot_rl.ros_compat.bag.ObservedBagWriter).
 """
 
 from __future__ import annotations
@@ -99,6 +104,21 @@ def write_run_files(run_dir: Path, run_config: RunConfig, cell: CellConfig) -> s
     return config_hash(run_config)
 
 
+class DeterministicPolicy:
+    """A policy that always acts deterministically (the mean action: tanh of the mean for SAC)."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = True) -> np.ndarray:
+        """The policy's deterministic action (A,) float32, whatever ``deterministic`` says."""
+        return np.asarray(self.policy.act(obs, deterministic=True), dtype=np.float32)
+
+    def load_state_dict(self, state: Any) -> None:
+        """Load weights into the wrapped policy."""
+        self.policy.load_state_dict(state)
+
+
 class CellActor:
     """Everything the actor node runs besides rclpy (see the module docstring)."""
 
@@ -113,11 +133,20 @@ class CellActor:
         safety: SafetyConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         stamp_clock: Callable[[], float] = time.time,
+        resume: bool = False,
+        policy_file: Path | None = None,
+        bag: Any = None,
+        publish_action: Callable[[np.ndarray], None] | None = None,
+        reset_retry_s: float = 0.0,
     ) -> None:
         """``publish(command, gripper)`` sends a PoseStamped/TwistStamped and a Float64;
         ``request_reset()`` blocks until the cell's reset service answered (raises on failure);
         ``safety``: the layer's limits (default ``safety_config_for_cell(cell)``); ``clock``:
-        the receive clock of the callbacks (s); ``stamp_clock``: command header time (s)."""
+        the receive clock of the callbacks (s); ``stamp_clock``: command header time (s);
+        ``resume``: continue the run in ``run_dir``; ``policy_file``: act with its weights,
+        deterministically; ``bag``: an ObservedBagWriter fed every observation and action
+        (closed by :meth:`run`); ``publish_action(action)``: sends each executed action;
+        ``reset_retry_s``: how long a reset without fresh data is retried (BridgeEnv)."""
         self.run_config = run_config
         self.cell = cell
         self.run_dir = Path(run_dir)
@@ -126,10 +155,15 @@ class CellActor:
         self.reward = LatestValue()
         self.intervention = LatestValue()
         self.layer = SafetyLayer(safety or safety_config_for_cell(cell))
+        self.resume = resume
+        self.policy_file = policy_file
+        self.bag = bag
+        self._publish_action = publish_action
         self.env = BridgeEnv(
             cell, self.assembler, publish=publish, request_reset=request_reset,
             reward=self.reward, safety=self.layer, clock=clock, stamp_clock=stamp_clock,
-            wait_while_estopped=True,
+            wait_while_estopped=True, reset_retry_s=reset_retry_s,
+            on_observed=self._on_observed, on_action=self._on_action,
         )  # fmt: skip
         self.controls = RunControls()
         self.mixer = InterventionMixer(
@@ -141,30 +175,57 @@ class CellActor:
         self.feed = DashboardFeed(self.controls)
         self.actor: Actor | None = None
 
+    def _on_observed(self, snapshot: Any, kind: str) -> None:
+        if self.bag is not None:
+            self.bag.on_observed(snapshot, kind, self.reward.get() if kind == "step" else None)
+
+    def _on_action(self, action: np.ndarray, sent_s: float) -> None:
+        if self._publish_action is not None:
+            self._publish_action(action)
+        if self.bag is not None:
+            self.bag.on_action(action, sent_s)
+
     def run(self, transport: Any, env_steps: int) -> ActorStats:
-        """Write the run files, then act for ``env_steps`` steps over ``transport`` (blocks)."""
+        """Write the run files, then act until the run has ``env_steps`` steps (blocks)."""
+        try:
+            return self._run(transport, env_steps)
+        finally:
+            if self.bag is not None:
+                self.bag.close()
+
+    def _run(self, transport: Any, env_steps: int) -> ActorStats:
         from robot_rl.app.build import make_policy
         from robot_rl.data.async_writer import BackgroundEpisodeWriter
         from robot_rl.data.episode_store import EpisodeStore
+        from robot_rl.runtime.checkpoint import load_policy
+        from robot_rl.runtime.resume import stored_progress
         from robot_rl.wire.protocol import Control, Hello
 
         config = self.run_config
         digest = write_run_files(self.run_dir, config, self.cell)
         spec, action_dim = cell_spec(self.cell)
+        episodes = self.run_dir / "episodes"
+        episodes_done, steps_done = stored_progress(episodes) if self.resume else (0, 0)
         store = EpisodeStore.create(
-            self.run_dir / "episodes", obs_spec=spec, action_dim=action_dim,
+            episodes, obs_spec=spec, action_dim=action_dim,
             attrs={"task": config.task, "config_hash": digest, "source": "ros"},
+            exist_ok=self.resume,
         )  # fmt: skip
+        if self.resume:  # the killed actor's unfinished write: nobody is writing it now
+            store.cleanup_incomplete(min_age_s=0.0)
         sink = LabellingSink(BackgroundEpisodeWriter(store), store)
         self.feed.labeller = sink
         hello = Hello(role="actor", run_id=self.run_dir.name, config_hash=digest)
         transport.send(hello)
+        policy: Any = make_policy(config, spec, action_dim)
+        if self.policy_file is not None:
+            policy = DeterministicPolicy(policy)
         self.actor = Actor(
             self.env,
-            make_policy(config, spec, action_dim),
+            policy,
             transport,
             config_hash=digest,
-            seed=config.seed,
+            seed=config.seed + episodes_done,  # a resumed run's episodes keep their seeds
             store=sink,
             updates_per_env_step=0.0,  # a cell runs in real time: never wait for the learner
             learning_starts=config.train.learning_starts,
@@ -175,6 +236,13 @@ class CellActor:
             on_episode=self.feed.on_episode,
             partial_episode=config.runtime.partial_episode,
         )
+        self.actor.stats.env_steps, self.actor.stats.episodes = steps_done, episodes_done
+        weights = self.policy_file
+        if weights is None and self.resume and (self.run_dir / "policy.safetensors").is_file():
+            weights = self.run_dir / "policy.safetensors"
+        if weights is not None:
+            tensors, meta = load_policy(weights)
+            self.actor.adopt_weights(tensors, int(meta.get("weights_version", 0)))
         try:
             return self.actor.run(env_steps)
         finally:
@@ -231,6 +299,9 @@ class CellActor:
             paused=self.controls.paused,
             estop_reason=self.layer.estopped,
             stale=[s for s, age in ages.items() if not age <= self.cell.max_age_s],
+            watchdog_holds=self.env.watchdog_holds,
+            watchdog_hold_s=self.env.watchdog_hold_s,
+            resumed=self.resume,
             safety=self.layer.stats,
             history=self.feed.history_json(),
         )
@@ -241,6 +312,7 @@ __all__ = [
     "CONTROLS",
     "LABELS",
     "CellActor",
+    "DeterministicPolicy",
     "TopicHumanSource",
     "cell_spec",
     "write_run_files",

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 PROPRIO_DIM = 18
 """Length of the proprioceptive state (the twin's layout, see robot_rl_sim.env)."""
+OBJECT_DIM = 10
+"""Object position (3), quaternion (4) and position relative to the TCP (3) after the
+proprioception when the cell tracks the object (``object_pose_topic``), as the twin's
+``obs_mode: state`` lays them out."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,13 @@ class CellConfig:
     """geometry_msgs/PoseStamped of the TCP in ``base_frame``."""
     tcp_twist_topic: str = "/tcp_twist"
     """geometry_msgs/TwistStamped of the TCP; empty: finite differences of the pose stamps."""
+    object_pose_topic: str = ""
+    """geometry_msgs/PoseStamped of the manipulated object in ``base_frame``; empty: none.
+
+    On a real cell a tracker publishes it (an AprilTag detector on a camera, a motion-capture
+    system); the twin node publishes its ground truth. When set, the state observation is
+    the twin's ``obs_mode: state`` layout (28 values) and the object pose is a watched stream.
+    """
     base_frame: str = "base"
     """Frame of TCP poses and commands."""
     command_mode: Literal["pose", "twist"] = "pose"
@@ -68,6 +79,12 @@ class CellConfig:
     """Largest distance between a pose target and the measured TCP (m)."""
     max_age_s: float = 0.3
     """A stream whose last message is older than this is stale (s); the actor holds."""
+    watchdog_periods: float = 1.5
+    """A stream whose newest message is this many control periods old while a step waits for
+    it gets a hold command at once (1.5: its next message, due a period after it, is half a
+    period late, so the arm holds within one period of the due time); the step still waits
+    up to ``step_timeout_s`` before it ends the episode as stale. Raise it where the sensors
+    run slower than the control rate."""
     step_timeout_s: float = 1.0
     """Longest wait for fresh data of every stream after a command (s)."""
     reward_topic: str = "/robot_rl/reward"
@@ -90,6 +107,11 @@ class CellConfig:
     """Time the reset node gives the arm to reach home (s)."""
 
     @property
+    def state_dim(self) -> int:
+        """Length of the state observation: proprioception, plus the object if tracked."""
+        return PROPRIO_DIM + (OBJECT_DIM if self.object_pose_topic else 0)
+
+    @property
     def action_dim(self) -> int:
         """Action dimensions: 4 (dx, dy, dz, gripper) or 7 with rotation."""
         return 7 if self.use_rotation else 4
@@ -108,6 +130,7 @@ class CellConfig:
             "target_leash",
             "max_age_s",
             "step_timeout_s",
+            "watchdog_periods",
             "intervention_timeout_s",
             "max_episode_steps",
         ):
@@ -162,14 +185,16 @@ def with_cameras(config: CellConfig, names: str = "", serials: str = "") -> Cell
 def safety_config_for_cell(config: CellConfig, **overrides: Any) -> SafetyConfig:
     """The SafetyConfig whose action frame, box and rate match the cell's.
 
-    Watched streams (deadline ``max_age_s``): ``joints``, ``tcp_pose`` and every camera, the
-    names ``ObservationAssembler.safety_stream_times`` reports. Other limits keep the
+    Watched streams (deadline ``max_age_s``): ``joints``, ``tcp_pose``, every camera and
+    ``object_pose`` when the cell tracks the object, the names ``ObservationAssembler.safety_stream_times`` reports. Other limits keep the
     SafetyConfig defaults unless given in ``overrides``.
     """
     from robot_rl.safety.config import SafetyConfig
 
     streams = {"joints": config.max_age_s, "tcp_pose": config.max_age_s}
     streams.update({cam: config.max_age_s for cam in config.cameras})
+    if config.object_pose_topic:
+        streams["object_pose"] = config.max_age_s
     base = SafetyConfig(
         action_dim=config.action_dim,
         action_scale_xyz=config.action_scale_xyz,

@@ -3,7 +3,8 @@
 The twin's proprioceptive state (see robot_rl_sim.env) maps one-to-one onto a TCP
 PoseStamped, a TCP TwistStamped (linear part) and a JointState (7 arm joints + the gripper
 joint), and its camera frames onto rgb8 Images, so the ROS graph of ``sim:=true`` carries
-exactly what the hardware graph carries.
+exactly what the hardware graph carries. A cell that tracks the object (``object_pose_topic``)
+also gets its PoseStamped: the twin's ground truth where a real cell has a tracker's estimate.
 """
 
 from __future__ import annotations
@@ -30,10 +31,21 @@ class CellMessages:
     joint_state: JointState
     tcp_pose: PoseStamped
     tcp_twist: TwistStamped
+    object_pose: PoseStamped | None = None
+    """The tracked object's pose (cells with ``object_pose_topic``), else None."""
 
 
-def twin_messages(obs: dict[str, np.ndarray], config: CellConfig, *, stamp: Time) -> CellMessages:
-    """Messages carrying a twin observation (state (>= 18,) float32, pixels_<camera>)."""
+def twin_messages(
+    obs: dict[str, np.ndarray],
+    config: CellConfig,
+    *,
+    stamp: Time,
+    object_pose: tuple[np.ndarray, np.ndarray] | None = None,
+) -> CellMessages:
+    """Messages carrying a twin observation (state (>= 18,) float32, pixels_<camera>).
+
+    ``object_pose``: the object's position (3,) m and (w, x, y, z) quaternion (4,), needed
+    when the cell has an ``object_pose_topic`` (ValueError otherwise)."""
     state = np.asarray(obs[keys.STATE], dtype=np.float64)
     if state.shape[0] < PROPRIO_DIM:
         raise ValueError(f"state: expected at least {PROPRIO_DIM} values, got {state.shape}")
@@ -43,6 +55,13 @@ def twin_messages(obs: dict[str, np.ndarray], config: CellConfig, *, stamp: Time
         if key not in obs:
             raise KeyError(f"twin observation has no {key!r}; is the camera in the twin config?")
         images[cam] = array_to_image(obs[key], "rgb8", stamp=stamp, frame_id=f"{cam}_optical_frame")
+    tracked = None
+    if config.object_pose_topic:
+        if object_pose is None:
+            raise ValueError(
+                f"object_pose_topic: {config.object_pose_topic} is set; pass the object pose"
+            )
+        tracked = make_pose(*object_pose, stamp=stamp, frame_id=config.base_frame)
     names = [*config.arm_joints, config.gripper_joint]
     positions = np.concatenate([state[11:18], [gripper_position(state[10], config)]])
     return CellMessages(
@@ -50,6 +69,7 @@ def twin_messages(obs: dict[str, np.ndarray], config: CellConfig, *, stamp: Time
         joint_state=make_joint_state(names, positions, stamp=stamp),
         tcp_pose=make_pose(state[0:3], state[3:7], stamp=stamp, frame_id=config.base_frame),
         tcp_twist=make_twist(state[7:10], np.zeros(3), stamp=stamp, frame_id=config.base_frame),
+        object_pose=tracked,
     )
 
 
@@ -60,6 +80,8 @@ def feed_assembler(assembler: object, messages: CellMessages, received_s: float)
     assembler.on_joint_state(messages.joint_state, received_s)  # type: ignore[attr-defined]
     assembler.on_tcp_pose(messages.tcp_pose, received_s)  # type: ignore[attr-defined]
     assembler.on_tcp_twist(messages.tcp_twist, received_s)  # type: ignore[attr-defined]
+    if messages.object_pose is not None:
+        assembler.on_object_pose(messages.object_pose, received_s)  # type: ignore[attr-defined]
 
 
 def twin_config_for_cell(env_config: Any, cell: CellConfig) -> Any:
@@ -146,5 +168,9 @@ class TwinCell:
         return action
 
     def messages(self, *, stamp: Time) -> CellMessages:
-        """The sensor messages of the current twin state."""
-        return twin_messages(self.obs, self.config, stamp=stamp)
+        """The sensor messages of the current twin state (object: the twin's ground truth)."""
+        tracked = None
+        if self.config.object_pose_topic:
+            truth = self.env.ground_truth()  # type: ignore[attr-defined]
+            tracked = (truth["cube_pos"], truth["cube_quat"])
+        return twin_messages(self.obs, self.config, stamp=stamp, object_pose=tracked)

@@ -1,4 +1,5 @@
-"""Fault drills on the node processes over real DDS: kill -9 the learner, kill -9 the twin.
+"""Fault drills on the node processes over real DDS: kill -9 the learner, kill -9 the twin,
+a camera topic that stops (the twin's ``~/mute``), kill -9 and resume the actor.
 
 The graph is the table's sim:=true rows on the camera-less CI cell (as in
 test_ros_processes.py); the faults are real: SIGKILL to a node process, so its DDS
@@ -41,11 +42,13 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[Probe]:
     p.close()
 
 
-def running_graph(probe: Probe, tmp_path: Path) -> tuple[graph.Graph, list[Any]]:
+def running_graph(
+    probe: Probe, tmp_path: Path, cell_config: Path = CONFIG / "ci_cell.yaml"
+) -> tuple[graph.Graph, list[Any]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    arg = {"sim": "true", "cell_config": str(CONFIG / "ci_cell.yaml"), "env_steps": "100000",
+    arg = {"sim": "true", "cell_config": str(cell_config), "env_steps": "100000",
            "run_dir": str(tmp_path / "run"), "learner_port": str(port),
            "reset_timeout_s": "60.0"}  # fmt: skip
     statuses = probe.listen(String, "/robot_rl_actor/status")
@@ -114,4 +117,65 @@ def test_killed_twin_is_held_and_stale_then_the_actor_goes_on(probe: Probe, tmp_
         g.start("robot_rl_twin")
         probe.spin_until(lambda: last(statuses)["env_steps"] > held_steps + 10, 90.0,
                          "stepping again\n" + g.log("robot_rl_actor"))  # fmt: skip
+        assert g.processes["robot_rl_actor"].poll() is None
+
+
+def test_a_stopped_camera_is_held_within_a_period_and_the_episode_ends_stale(
+    probe: Probe, tmp_path: Path
+) -> None:
+    import yaml
+    from sensor_msgs.msg import Image
+
+    cell = yaml.safe_load((CONFIG / "ci_cell.yaml").read_text())
+    cell_file = tmp_path / "camera_cell.yaml"
+    cell_file.write_text(yaml.safe_dump({**cell, "cameras": ["front"], "image_size": 32}))
+    frames = probe.listen(Image, "/camera/front/color/image_raw", qos_profile_sensor_data)
+    mute = probe.node.create_publisher(String, "/robot_rl_twin/mute", 10)
+    g, statuses = running_graph(probe, tmp_path, cell_file)
+    with g:
+        probe.spin_until(lambda: last(statuses).get("env_steps", 0) > 20, 120.0,
+                         "the actor stepping\n" + g.log("robot_rl_actor"))  # fmt: skip
+        before = last(statuses)
+        mute.publish(String(data="front"))
+        probe.spin_until(lambda: last(statuses)["episodes"] > before["episodes"], 15.0,
+                         "the stale episode's end\n" + g.log("robot_rl_actor"))  # fmt: skip
+        during = last(statuses)
+        assert during["watchdog_holds"] > before["watchdog_holds"]
+        assert "camera/front" in during["stale"]
+        period = 1.0 / cell["control_hz"]
+        late = during["watchdog_hold_s"] - max(t for t, _m in frames)  # same host clock
+        assert late <= 2 * period + 0.02, f"held {late:.3f} s after the last frame"
+        probe.spin_for(2.0)
+        held = last(statuses)["env_steps"]
+        assert held <= during["env_steps"] + 1, "stepping without the camera"
+        mute.publish(String(data=""))
+        probe.spin_until(lambda: last(statuses)["env_steps"] > held + 10, 60.0,
+                         "stepping again\n" + g.log("robot_rl_actor"))  # fmt: skip
+        assert g.processes["robot_rl_actor"].poll() is None
+
+
+def test_a_killed_actor_restarted_with_resume_loses_no_episode(
+    probe: Probe, tmp_path: Path
+) -> None:
+    from robot_rl.data.episode_store import EpisodeStore
+
+    g, statuses = running_graph(probe, tmp_path)
+    with g:
+        probe.spin_until(lambda: last(statuses).get("episodes", 0) >= 3, 120.0,
+                         "three episodes\n" + g.log("robot_rl_actor"))  # fmt: skip
+        g.processes["robot_rl_actor"].send_signal(signal.SIGKILL)
+        g.processes["robot_rl_actor"].wait()
+        reported = last(statuses)["episodes"]
+        stored = len(EpisodeStore.open(tmp_path / "run" / "episodes").episode_ids())
+        assert stored >= reported, f"{reported} episodes reported finished, {stored} stored"
+        statuses.clear()
+        g.start("robot_rl_actor", parameters={"resume": True})
+        probe.spin_until(lambda: last(statuses).get("env_steps", 0) > 0, 90.0,
+                         "the resumed actor\n" + g.log("robot_rl_actor"))  # fmt: skip
+        resumed = last(statuses)
+        assert resumed["resumed"] and resumed["episodes"] >= stored
+        probe.spin_until(lambda: last(statuses)["episodes"] > resumed["episodes"], 90.0,
+                         "an episode after the restart")  # fmt: skip
+        store = EpisodeStore.open(tmp_path / "run" / "episodes")
+        assert len(store.episode_ids()) > stored  # the resumed actor appends to the run
         assert g.processes["robot_rl_actor"].poll() is None

@@ -38,7 +38,7 @@ def test_console_scripts_point_at_main_functions() -> None:
     names = {script.split("=")[0].strip() for script in scripts}
     nodes = {"actor_node", "learner_node", "twin_node", "teleop_node", "reward_node",
              "reset_node", "dashboard_node"}  # fmt: skip
-    assert names == nodes | {"bag_record"} and len(scripts) == len(names)
+    assert names == nodes | {"bag_record", "bag_play"} and len(scripts) == len(names)
     for script in scripts:
         _name, target = (s.strip() for s in script.split("="))
         module, func = target.split(":")

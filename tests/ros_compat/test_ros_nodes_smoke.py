@@ -162,6 +162,10 @@ class Node:
         return types.SimpleNamespace(now=lambda: now)
 
 
+def no_cdr(msg: object) -> bytes:
+    raise NotImplementedError("the stand-in has no CDR; the actor's bag runs over real rclpy")
+
+
 def fake_ros_modules() -> dict[str, types.ModuleType]:
     def module(name: str, **attrs: Any) -> types.ModuleType:
         mod = types.ModuleType(name)
@@ -173,6 +177,7 @@ def fake_ros_modules() -> dict[str, types.ModuleType]:
         "rclpy": module("rclpy", init=lambda args=None: None, ok=lambda: True,
                         try_shutdown=lambda: None, spin=None, spin_once=None),
         "rclpy.node": module("rclpy.node", Node=Node),
+        "rclpy.serialization": module("rclpy.serialization", serialize_message=no_cdr),
         "rclpy.qos": module("rclpy.qos", QoSProfile=lambda **kw: kw, ReliabilityPolicy=enum,
                             HistoryPolicy=enum, DurabilityPolicy=enum),
         "rclpy.executors": module("rclpy.executors", ExternalShutdownException=RuntimeError,

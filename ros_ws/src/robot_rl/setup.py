@@ -34,6 +34,7 @@ setup(
             'reset_node = robot_rl_ros.reset_node:main',
             'dashboard_node = robot_rl_ros.dashboard_node:main',
             'bag_record = robot_rl_ros.bag_record:main',
+            'bag_play = robot_rl_ros.bag_play:main',
         ],
     },
 )

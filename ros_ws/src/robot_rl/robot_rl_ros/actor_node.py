@@ -8,8 +8,14 @@ e-stop from a service or ``~/control`` is also published on the cell's e-stop to
 Everything besides rclpy lives in ``robot_rl.ros_compat.cell_actor``: the core Actor runs
 in a worker thread, every command passes the core SafetyLayer, the core InterventionMixer
 chooses between policy and person. This thread only spins ROS callbacks.
+
+Every executed action also goes out on ``/robot_rl/action``. Parameters beyond the cell's:
+``resume`` (continue the run in ``run_dir``: a restarted actor loses no finished episode),
+``policy_file`` (act with those weights, deterministically; no learner needed) and ``bag``
+(record what the actor acted on to that MCAP directory; ``robot_rl_ros.bag_play`` replays it).
 """
 
+import array
 import json
 from pathlib import Path
 import threading
@@ -19,8 +25,11 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.serialization import serialize_message
 from robot_rl.config import load_yaml
+from robot_rl.ros_compat.bag import ACTION_TOPIC
 from robot_rl.ros_compat.cell_actor import CellActor
+from robot_rl.ros_compat.observed_bag import ObservedBagWriter
 from robot_rl.run_config import RunConfig
 from robot_rl.app.build import configure_threads
 from robot_rl.runtime.curve_keys import actor_keys
@@ -44,6 +53,9 @@ class ActorNode(Node):
         self.declare_parameter('env_steps', -1)
         self.declare_parameter('reset_timeout_s', 60.0)
         self.declare_parameter('safety_config', '')
+        self.declare_parameter('resume', False)
+        self.declare_parameter('policy_file', '')
+        self.declare_parameter('bag', '')
         get = self.get_parameter
         run_config = load_yaml(RunConfig, Path(get('run_config').value))
         cell = load_cell_config(self)
@@ -58,12 +70,19 @@ class ActorNode(Node):
         self.gripper_pub = self.create_publisher(Float64, cell.gripper_command_topic, COMMAND_QOS)
         self.status_pub = self.create_publisher(String, '~/status', COMMAND_QOS)
         self.estop_pub = self.create_publisher(Bool, cell.estop_topic, COMMAND_QOS)
+        self.action_pub = self.create_publisher(Float32MultiArray, ACTION_TOPIC, COMMAND_QOS)
         self.reset_client = self.create_client(Trigger, cell.reset_service)
+        bag = None
+        if get('bag').value:
+            bag = ObservedBagWriter(get('bag').value, cell, serialize_msg=serialize_message)
+        policy_file = get('policy_file').value
         self.core = CellActor(
             run_config, cell, Path(run_dir), publish=self._publish,
             request_reset=self._request_reset,
             safety=load_safety_config(get('safety_config').value, cell), clock=clock_s,
-            stamp_clock=self._ros_time_s)
+            stamp_clock=self._ros_time_s, resume=bool(get('resume').value),
+            policy_file=Path(policy_file) if policy_file else None, bag=bag,
+            publish_action=self._publish_action, reset_retry_s=self.reset_timeout_s)
 
         subscribe_cell_sensors(self, cell, self.core.assembler)
         self.create_subscription(
@@ -92,6 +111,9 @@ class ActorNode(Node):
     def _publish(self, command, gripper):
         self.command_pub.publish(to_ros(command, self._command_type()))
         self.gripper_pub.publish(to_ros(gripper, Float64()))
+
+    def _publish_action(self, action):
+        self.action_pub.publish(Float32MultiArray(data=array.array('f', action.tobytes())))
 
     def _request_reset(self):
         # A request sent to a server that then died is lost with it: once DDS drops that

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from robot_rl_ros.graph_table import ARGUMENTS, node_rows
+from robot_rl_ros.graph_table import ARGUMENTS, node_rows, NodeRow
 import yaml
 
 SHARE = str(Path(__file__).resolve().parents[1])  # the package source: config/ is there
@@ -67,12 +67,19 @@ class Graph:
         self.env = env
         self.processes = {}
 
-    def start(self, name=None):
-        """Start every node (or the one named ``name``); return the started processes."""
+    def start(self, name=None, parameters=None):
+        """
+        Start every node (or the one named ``name``); return the started processes.
+
+        ``parameters`` override the row's for this start (a restart with ``resume: True``).
+        """
         started = {}
         for row in self.rows:
             if name is not None and row.name != name:
                 continue
+            if parameters:
+                row = NodeRow(row.executable, row.name, {**row.parameters, **parameters},
+                              row.package, row.namespace)
             command = node_command(row, write_params_file(row, self.params_dir))
             log = open(self.params_dir / f'{row.name}.log', 'ab')  # noqa: SIM115
             started[row.name] = subprocess.Popen(

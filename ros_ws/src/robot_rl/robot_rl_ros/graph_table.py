@@ -24,8 +24,12 @@ ARGUMENTS = {
     'learner_host': ('127.0.0.1', 'host of the learner (the GPU workstation)'),
     'learner_port': ('5555', 'TCP port of the learner'),
     'start_learner': ('true', 'false: the learner runs elsewhere (learner_node there)'),
+    'demos': ('', 'demonstration episode store the learner starts from (robot-rl demos)'),
     'run_dir': ('', 'run directory (default: /tmp/robot_rl_ros/run-<time>)'),
     'env_steps': ('-1', 'actor env steps (-1: from the run config)'),
+    'resume': ('false', 'true: the actor continues the run in run_dir (no episode lost)'),
+    'policy_file': ('', 'actor: act with these weights, deterministically (evaluation)'),
+    'bag': ('', 'actor: record what it acted on to this MCAP directory (bag_play replays)'),
     'safety_config': ('', 'SafetyConfig YAML (default: limits derived from the cell)'),
     'reward_config': ('', 'hardware: reward model config YAML (configs/rewards/*.yaml)'),
     'success_button': ('-1', 'hardware: Joy button a person holds to label success'),
@@ -113,12 +117,13 @@ def node_rows(arg, share):
     rows = [NodeRow('actor_node', 'robot_rl_actor', {
         **cell, 'run_config': run_config, 'run_dir': run_dir, 'learner_address': address,
         'env_steps': int(arg['env_steps']), 'safety_config': arg['safety_config'],
-        'reset_timeout_s': float(arg['reset_timeout_s'])})]
+        'reset_timeout_s': float(arg['reset_timeout_s']), 'resume': truthy(arg['resume']),
+        'policy_file': arg['policy_file'], 'bag': arg['bag']})]
     if truthy(arg['start_learner']):
         rows.append(NodeRow('learner_node', 'robot_rl_learner', {
             **cell, 'run_config': run_config, 'run_dir': run_dir,
             # Started here, so on this machine: loopback (a keyless learner binds no other).
-            'bind': f"tcp://127.0.0.1:{arg['learner_port']}"}))
+            'bind': f"tcp://127.0.0.1:{arg['learner_port']}", 'demos': arg['demos']}))
     if sim:
         rows.append(NodeRow('twin_node', 'robot_rl_twin', {
             **cell, 'run_config': run_config, 'seed': int(arg['seed'])}))

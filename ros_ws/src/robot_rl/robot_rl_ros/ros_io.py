@@ -109,7 +109,8 @@ def clock_s():
 
 def subscribe_cell_sensors(node, cell, assembler):
     """
-    Subscribe ``node`` to the cell's cameras, joint states, TCP pose (and twist).
+    Subscribe ``node`` to the cell's cameras, joint states, TCP pose (and twist, and the
+    tracked object's pose).
 
     Every message goes to ``assembler`` stamped with :func:`clock_s` on arrival.
     """
@@ -127,3 +128,7 @@ def subscribe_cell_sensors(node, cell, assembler):
         node.create_subscription(
             TwistStamped, cell.tcp_twist_topic,
             lambda msg: assembler.on_tcp_twist(msg, clock_s()), SENSOR_QOS)
+    if cell.object_pose_topic:
+        node.create_subscription(
+            PoseStamped, cell.object_pose_topic,
+            lambda msg: assembler.on_object_pose(msg, clock_s()), SENSOR_QOS)

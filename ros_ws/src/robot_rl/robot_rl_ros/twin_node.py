@@ -1,9 +1,13 @@
 """
 Twin node: the MuJoCo twin publishing what the robot and cameras publish.
 
-Publishes /camera/<name>/color/image_raw, /joint_states, the TCP pose and twist and the
-ground-truth reward at the control rate; accepts the same Cartesian and gripper commands as
-the robot and serves the reset service, so the whole graph runs without hardware.
+Publishes /camera/<name>/color/image_raw, /joint_states, the TCP pose and twist, the
+ground-truth reward and, for a cell with ``object_pose_topic``, the cube's ground-truth pose
+(what a tracker such as an AprilTag detector publishes on a real cell) at the control rate;
+a std_msgs/String on ``~/mute`` (comma-separated camera names, or ``object_pose``; empty:
+none) stops those topics, the fault drill of a camera that stops publishing. Accepts the
+same Cartesian and gripper commands as the robot and serves the reset service, so the whole
+graph runs without hardware.
 """
 
 from pathlib import Path
@@ -20,7 +24,7 @@ from robot_rl_ros.ros_io import (
     COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS, to_ros)
 from robot_rl_sim import make_env
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
 
@@ -47,12 +51,17 @@ class TwinNode(Node):
         self.twist_pub = (
             self.create_publisher(TwistStamped, cell.tcp_twist_topic, SENSOR_QOS)
             if cell.tcp_twist_topic else None)
+        self.object_pub = (
+            self.create_publisher(PoseStamped, cell.object_pose_topic, SENSOR_QOS)
+            if cell.object_pose_topic else None)
         self.reward_pub = self.create_publisher(Float64, cell.reward_topic, COMMAND_QOS)
         command_type = PoseStamped if cell.command_mode == 'pose' else TwistStamped
         self.create_subscription(command_type, cell.command_topic, self._on_command, COMMAND_QOS)
         self.create_subscription(
             Float64, cell.gripper_command_topic, self._on_gripper, COMMAND_QOS)
         self.create_service(Trigger, cell.reset_service, self._on_reset)
+        self.muted = frozenset()
+        self.create_subscription(String, '~/mute', self._on_mute, COMMAND_QOS)
         with self.lock:
             self.twin.reset()
         self.create_timer(1.0 / cell.control_hz, self._tick)
@@ -71,6 +80,10 @@ class TwinNode(Node):
         except ValueError as err:
             self.get_logger().error(str(err))
 
+    def _on_mute(self, msg):
+        self.muted = frozenset(n.strip() for n in msg.data.split(',') if n.strip())
+        self.get_logger().warning(f'muted topics: {sorted(self.muted) or "none"}')
+
     def _on_reset(self, request, response):
         with self.lock:
             self.twin.reset()
@@ -88,11 +101,14 @@ class TwinNode(Node):
         now = self.get_clock().now().nanoseconds * 1e-9
         messages = self.twin.messages(stamp=stamp_from_seconds(now))
         for cam, image in messages.images.items():
-            self.image_pubs[cam].publish(to_ros(image, Image()))
+            if cam not in self.muted:
+                self.image_pubs[cam].publish(to_ros(image, Image()))
         self.joint_pub.publish(to_ros(messages.joint_state, JointState()))
         self.pose_pub.publish(to_ros(messages.tcp_pose, PoseStamped()))
         if self.twist_pub is not None:
             self.twist_pub.publish(to_ros(messages.tcp_twist, TwistStamped()))
+        if self.object_pub is not None and 'object_pose' not in self.muted:
+            self.object_pub.publish(to_ros(messages.object_pose, PoseStamped()))
         self.reward_pub.publish(Float64(data=self.twin.reward))
 
 
