@@ -126,11 +126,18 @@ def _train(
         with tqdm(total=config.demos.num_episodes, desc="demos", disable=not progress) as bar:
             record_demos(config, demos, on_episode=lambda n, _a: bar.update(1))
 
+    ray_counters: dict[str, Any] = {}
     if config.agent == "bc":
         from robot_rl.app.offline import train_bc
 
         set_phase(session, "training (offline)")
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
+        stats = None
+    elif config.runtime.engine == "ray":
+        set_phase(session, "training (ray)")
+        policy, ray_counters = _train_online_ray(
+            config, spec, action_dim, demos, run_dir, resume=resume
+        )
         stats = None
     else:
         policy, stats = _train_online(
@@ -151,10 +158,32 @@ def _train(
                 "pace_stalls": stats.pace_stalls,
             }
         )
+    if ray_counters:
+        result.update({k: v for k, v in ray_counters.items() if k != "wall_clock"})
     (run_dir / "result.json").write_text(json.dumps(result, indent=1))
     set_phase(session, "finished")
     env.close()
     return result
+
+
+def _train_online_ray(
+    config: RunConfig,
+    spec: Any,
+    action_dim: int,
+    demos: Path | None,
+    run_dir: Path,
+    *,
+    resume: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """``runtime.engine: ray``: N actors + one learner as Ray actors (app/ray_engine.py); the
+    final policy is the learner's last policy file."""
+    from robot_rl.app.ray_engine import train_online_ray
+
+    counters = train_online_ray(config, run_dir, demos, resume=resume)
+    policy = make_policy(config, spec, action_dim)
+    tensors, _meta = load_policy(run_dir / "policy.safetensors")
+    policy.load_state_dict(tensors)
+    return policy, counters
 
 
 @dataclasses.dataclass
