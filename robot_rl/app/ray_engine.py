@@ -222,6 +222,27 @@ def _learner_gpus(requested: float) -> float:
     return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
 
+def _await_restart(handle: Any, name: str, err: Exception, timeout_s: float) -> int:
+    """The pid of ``handle``'s process once Ray has it running again (after a crash);
+    RuntimeError naming the actor when Ray gave up on it (``max_restarts`` spent)."""
+    import ray
+    from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(ray.get(handle.pid.remote(), timeout=5.0))
+        except ActorDiedError as died:
+            if time.monotonic() > deadline or "max_restarts" in str(died).lower():
+                raise RuntimeError(f"Ray actor {name} died for good ({err}): {died}") from died
+        except (RayActorError, GetTimeoutError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Ray actor {name} did not come back within {timeout_s:g} s"
+                ) from err
+        time.sleep(0.2)
+
+
 def connect_ray(address: str) -> bool:
     """Join ``address`` (or start a local Ray); True when this call started it."""
     import ray
@@ -262,9 +283,23 @@ def train_online_ray(
     for k in range(n):
         options = actor_cls.options(
             name=actor_name(k), namespace=namespace, max_restarts=rt.max_actor_restarts,
-            max_concurrency=2, num_cpus=rt.ray_actor_cpus,
+            max_concurrency=3, num_cpus=rt.ray_actor_cpus,
         )  # fmt: skip
         actors.append(options.remote(str(run_dir), k, n, learner))
+    # Wait for every constructor (demos loaded, actors heard by the learner) before acting:
+    # an actor paces only on a learner it hears, and would otherwise run ahead unpaced.
+    try:
+        pids = ray.get(
+            [learner.pid.remote(), *(a.pid.remote() for a in actors)], timeout=rt.startup_timeout_s
+        )
+    except (RayActorError, GetTimeoutError) as err:
+        for handle in [*actors, learner]:
+            ray.kill(handle, no_restart=True)
+        if started_ray:
+            ray.shutdown()
+        raise RuntimeError(
+            f"runtime.startup_timeout_s: the Ray learner or actors did not start: {err}"
+        ) from err
     shares = split_steps(config.train.env_steps, n)
     runs = {actors[k].run.remote(shares[k]): k for k in range(n)}
     learner_run = learner.run.remote()
@@ -279,19 +314,19 @@ def train_online_ray(
                     try:
                         ray.get(ref)
                         raise RuntimeError("the learner stopped before the actors finished")
-                    except RayActorError:
-                        learner_restarts += 1
-                        if learner_restarts > rt.max_learner_restarts:
-                            raise
-                        learner_run = learner.run.remote()  # runs once Ray restarted it
+                    except RayActorError as err:
+                        pid = _await_restart(learner, "learner", err, rt.startup_timeout_s)
+                        learner_restarts += pid != pids[0]
+                        pids[0] = pid
+                        learner_run = learner.run.remote()
                     continue
                 k = runs.pop(ref)
                 try:
                     results[k] = ray.get(ref)
-                except RayActorError:
-                    actor_restarts[k] += 1
-                    if actor_restarts[k] > rt.max_actor_restarts:
-                        raise
+                except RayActorError as err:
+                    pid = _await_restart(actors[k], actor_name(k), err, rt.startup_timeout_s)
+                    actor_restarts[k] += pid != pids[k + 1]
+                    pids[k + 1] = pid
                     runs[actors[k].run.remote(shares[k])] = k
             if on_progress is not None and runs:
                 on_progress(actors, learner)
@@ -314,6 +349,7 @@ def train_online_ray(
         "learner_steps_received": final["steps_received"],
         "learner_dropped_steps": final["dropped_steps"],
         "learner_device": final["device"],
+        "learner_restored": final["restored"],
         "train_success_rate_last20": sum(r["success_rate_last20"] for r in per_actor) / n,
         "actor_restarts": sum(actor_restarts),
         "learner_restarts": learner_restarts,
