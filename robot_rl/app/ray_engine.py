@@ -44,6 +44,13 @@ def split_steps(total: int, n: int) -> list[int]:
     return [total // n + (1 if k < total % n else 0) for k in range(n)]
 
 
+def _node_id() -> str:
+    """The Ray node this process runs on."""
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
 class ActorWorker:
     """One twin actor: env (own seed, own randomisation), policy, own episode store."""
 
@@ -153,6 +160,7 @@ class ActorWorker:
             "weights_version": st.weights_version,
             "learner_updates": st.learner_updates,
             "restarted": self.restarted,
+            "node_id": _node_id(),
             "discarded_tmp_groups": len(self.discarded),
             "transport": dict(self.transport.stats),
         }
@@ -204,6 +212,7 @@ class LearnerWorker:
             "steps_received": lr.steps_received,
             "dropped_steps": lr.dropped_steps,
             "restored": self.restored,
+            "node_id": _node_id(),
             "device": str(getattr(lr.agent, "device", "cpu")),
             "transport": dict(self.endpoint.stats),
         }
@@ -350,6 +359,7 @@ def train_online_ray(
         "learner_dropped_steps": final["dropped_steps"],
         "learner_device": final["device"],
         "learner_restored": final["restored"],
+        "learner_node_id": final["node_id"],
         "train_success_rate_last20": sum(r["success_rate_last20"] for r in per_actor) / n,
         "actor_restarts": sum(actor_restarts),
         "learner_restarts": learner_restarts,
