@@ -347,8 +347,12 @@ def _train_online(
     bar.update(steps_done)
     last_eval = {"success_rate": float("nan")}
 
+    acting_since = time.monotonic()
+
     def on_step(stats: ActorStats) -> None:
         bar.update(1)
+        if tr.max_wall_s and time.monotonic() - acting_since > tr.max_wall_s:
+            actor.stop_requested = True
         if session is not None:
             session.pace()
         if learner.supervisor is not None:

@@ -315,8 +315,14 @@ def train_online_ray(
     results: dict[int, dict[str, Any]] = {}
     actor_restarts = [0] * n
     learner_restarts = 0
+    acting_since, stopping = time.monotonic(), False
     try:
         while runs:
+            budget_s = config.train.max_wall_s
+            if budget_s and not stopping and time.monotonic() - acting_since > budget_s:
+                stopping = True
+                for handle in actors:
+                    handle.stop.remote()
             ready, _ = ray.wait([*runs, learner_run], num_returns=1, timeout=poll_s)
             for ref in ready:
                 if ref == learner_run:
@@ -337,6 +343,8 @@ def train_online_ray(
                     actor_restarts[k] += pid != pids[k + 1]
                     pids[k + 1] = pid
                     runs[actors[k].run.remote(shares[k])] = k
+                    if stopping:  # past train.max_wall_s: the new process stops at once too
+                        actors[k].stop.remote()
             if on_progress is not None and runs:
                 on_progress(actors, learner)
         learner.stop.remote()

@@ -45,6 +45,8 @@ class TrainConfig:
     """Episodes of the final evaluation."""
     log_every: int = 250
     """Learner updates between metric log lines."""
+    max_wall_s: float = 0.0
+    """Stop acting after this many seconds of online training, whatever ``env_steps`` says (0: no limit); the open episode is ended per ``runtime.partial_episode``."""
     video: bool = True
     """Write an mp4 of final evaluation episodes into the run directory."""
 
@@ -58,6 +60,8 @@ class TrainConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.max_wall_s < 0:
+            raise ValueError("max_wall_s must be >= 0")
         if self.updates_per_env_step < 0:
             raise ValueError("updates_per_env_step must be >= 0")
 
