@@ -186,3 +186,16 @@ def test_killed_learner_is_restored_from_its_checkpoint(tmp_path: Path, ray_sess
     assert result["learner_updates"] > killed[0]["progress"]["updates"] - 20
     log = (Path(result["run_dir"]) / "metrics" / "learner.jsonl").read_text()
     assert log
+
+
+def test_ray_settings_are_checked_on_load(tmp_path: Path) -> None:
+    from robot_rl.config import ConfigError, load_yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("runtime:\n  num_actors: 2\n")
+    with pytest.raises(ConfigError, match=r"runtime.*num_actors > 1 needs engine: ray"):
+        load_yaml(RunConfig, path)
+    with pytest.raises(ConfigError, match=r"runtime.*ray_actor_cpus must be > 0"):
+        load_yaml(RunConfig, path, overrides=["runtime.engine=ray", "runtime.ray_actor_cpus=0"])
+    config = load_yaml(RunConfig, path, overrides=["runtime.engine=ray"])
+    assert config.runtime.num_actors == 2
