@@ -6,12 +6,11 @@ block (a call into the peer is ``.remote()``; a peer with too many unanswered ca
 Ray moves the bytes; what is written here is only where they wait.
 
 - Steps leave an actor in batches, one batch per episode: the actor end holds an episode's
-  encoded steps until the message after its last step (the episode's Metrics, sent after the
-  episode store committed it), then makes one call to the learner with the batch and that
-  message. So the learner never sees two actors' episodes interleaved (its replay assembles
-  one episode at a time), an actor that dies mid-episode takes its half-written episode with
-  it (discarded, as the zmq runtime does), and every episode the learner trains on is
-  committed in the actor's store first.
+  encoded steps until the message after its last step (the episode's Metrics, sent once the
+  episode is handed to the actor's store), then makes one call to the learner with the batch
+  and that message. So the learner never sees two actors' episodes interleaved (its replay
+  assembles one episode at a time), and an actor that dies mid-episode takes its
+  half-written episode with it (discarded, as the zmq runtime does).
 - Weights go out through the object store: the learner end ``ray.put``s the encoded
   Weights once and hands every actor a reference; each actor fetches it when it reads it.
 - The Ray actors hosting the endpoints are threaded (``max_concurrency`` >= 2): Ray runs
@@ -151,6 +150,16 @@ class RayActorEndpoint(Endpoint):
     def _recv_raw(self, wait_s: float) -> tuple[Hashable, bytes | memoryview | None] | None:
         item = self._inbox.get(wait_s)
         return None if item is None else _fetch(*item)
+
+    def flush(self, *, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until the learner took every call sent; True if it did."""
+        pending = self._learner.in_flight
+        if not pending:
+            return True
+        done, self._learner.in_flight = ray.wait(
+            pending, num_returns=len(pending), timeout=timeout_s
+        )
+        return len(done) == len(pending)
 
     def close(self) -> None:
         """Drop held steps and queued messages; later sends are dropped."""

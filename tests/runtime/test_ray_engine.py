@@ -119,7 +119,7 @@ def _kill_when(name: str, ready: Any, killed: list[dict[str, Any]], run_dir_of: 
 def test_killed_actor_is_restarted_and_loses_no_committed_episode(
     tmp_path: Path, ray_session: None
 ) -> None:
-    config = ray_config(tmp_path, env_steps=400)
+    config = ray_config(tmp_path, env_steps=300)
 
     def committed() -> dict[str, int]:
         runs = list(tmp_path.glob("ray-*"))
@@ -151,10 +151,9 @@ def test_killed_actor_is_restarted_and_loses_no_committed_episode(
     assert len(episodes["actor-01"]) >= before + 1  # nothing committed was lost, and it went on
     # The run still got its whole budget; what is committed lacks only the unfinished
     # episodes (the killed one and each actor's last), each shorter than 20 steps.
-    assert result["env_steps"] == 400
+    assert result["env_steps"] == 300
     transitions = sum(len(e) for eps in episodes.values() for e in eps)
-    assert 400 - 3 * 20 < transitions <= 400
-    assert result["learner_steps_received"] <= transitions
+    assert 300 - 3 * 20 < transitions <= 300
     assert not list((run_dir / "episodes" / "actor-01").rglob(".tmp-*"))
     assert result["learner_dropped_steps"] == 0
     assert result["learner_restarts"] == 0
