@@ -136,7 +136,7 @@ def _train(
     elif config.runtime.engine == "ray":
         set_phase(session, "training (ray)")
         policy, ray_counters = _train_online_ray(
-            config, spec, action_dim, demos, run_dir, resume=resume
+            config, spec, action_dim, demos, run_dir, resume=resume, progress=progress
         )
         stats = None
     else:
@@ -159,7 +159,7 @@ def _train(
             }
         )
     if ray_counters:
-        result.update({k: v for k, v in ray_counters.items() if k != "wall_clock"})
+        result.update(ray_counters)
     (run_dir / "result.json").write_text(json.dumps(result, indent=1))
     set_phase(session, "finished")
     env.close()
@@ -174,12 +174,31 @@ def _train_online_ray(
     run_dir: Path,
     *,
     resume: bool,
+    progress: bool,
 ) -> tuple[Any, dict[str, Any]]:
     """``runtime.engine: ray``: N actors + one learner as Ray actors (app/ray_engine.py); the
     final policy is the learner's last policy file."""
+    import ray
+
     from robot_rl.app.ray_engine import train_online_ray
 
-    counters = train_online_ray(config, run_dir, demos, resume=resume)
+    bar = _progress_bar(config.train.env_steps, progress)
+
+    def on_progress(actors: list[Any], learner: Any) -> None:
+        try:
+            done = ray.get([a.progress.remote() for a in actors], timeout=2.0)
+            lp = ray.get(learner.progress.remote(), timeout=2.0)
+        except Exception:  # an actor restarting: the next poll shows it
+            return
+        bar.update(sum(p["env_steps"] for p in done) - bar.n)
+        bar.set_postfix(updates=lp["updates"], weights=lp["weights_version"], refresh=False)
+
+    try:
+        counters = train_online_ray(
+            config, run_dir, demos, resume=resume, on_progress=on_progress if progress else None
+        )
+    finally:
+        bar.close()
     policy = make_policy(config, spec, action_dim)
     tensors, _meta = load_policy(run_dir / "policy.safetensors")
     policy.load_state_dict(tensors)

@@ -283,7 +283,8 @@ def train_online_ray(
     """Run the actors and the learner until every actor reached its share of
     ``train.env_steps``; the run's counters (actor restarts, learner restarts included).
 
-    ``on_progress(actor_progress, learner_progress)`` is called every ``poll_s`` seconds."""
+    ``on_progress(actor_handles, learner_handle)`` is called about every ``poll_s`` seconds
+    (a progress bar, a monitor: ``ray.get(handle.progress.remote())``)."""
     import ray
     from ray.exceptions import GetTimeoutError, RayActorError
 
@@ -381,5 +382,4 @@ def train_online_ray(
         "actor_restarts": sum(actor_restarts),
         "learner_restarts": learner_restarts,
         "actors": per_actor,
-        "wall_clock": time.time(),
     }

@@ -6,8 +6,8 @@ Ray. Steps/s is read from each actor's episode metrics (env steps and wall time 
 episode end), so start-up, demos and evaluation are not in it; the zmq runtime is measured
 the same way from metrics/actor.jsonl.
 
-    nice -n 15 .venv/bin/python scripts/bench/scale_out.py                 # ~10 min on 2 cores
-    nice -n 15 .venv/bin/python scripts/bench/scale_out.py --quick         # ~4 min
+    nice -n 15 .venv/bin/python scripts/bench/scale_out.py                 # ~12 min on 2 cores
+    nice -n 15 .venv/bin/python scripts/bench/scale_out.py --quick --repeats 1   # ~4 min
 
 Figures:
 - ``steps_per_s``: {1, 2, 4}: env steps/s summed over the actors; ``scaling_2v1`` = 2 / 1.
@@ -187,10 +187,16 @@ def restart_check(root: Path, demos: Path, steps: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _median(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The row of median steps/s (upper median for an even count)."""
+    return sorted(rows, key=lambda r: r["steps_per_s"])[len(rows) // 2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps-per-actor", type=int, default=1500)
     parser.add_argument("--wall-s", type=float, default=90.0, help="success_at_equal_wall budget")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats (median)")
     parser.add_argument("--quick", action="store_true", help="600 steps per actor, 40 s budget")
     args = parser.parse_args()
     steps, wall_s = (600, 40.0) if args.quick else (args.steps_per_actor, args.wall_s)
@@ -206,16 +212,27 @@ def main() -> int:
         num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False
     )
     try:
-        per_n = {n: measure_ray(root, demos, n, steps) for n in (1, 2, 4)}
-        zmq_sps = measure_zmq(root, demos, steps)
+        # Interleaved repeats, median per setting: other work on the cores moves single runs
+        # by 2x (one actor measured 80 and then 177 steps/s minutes apart).
+        samples: dict[Any, list[dict[str, Any]]] = {1: [], 2: [], 4: [], "zmq": []}
+        for _ in range(args.repeats):
+            samples["zmq"].append(
+                {"steps_per_s": measure_zmq(root, demos, steps), "learner_updates": 0}
+            )
+            for n in (1, 2, 4):
+                samples[n].append(measure_ray(root, demos, n, steps))
+        per_n = {n: _median(samples[n]) for n in (1, 2, 4)}
+        zmq_sps = _median(samples["zmq"])["steps_per_s"]
         wall = {f"actors_{n}": success_at_wall(root, demos, n, wall_s) for n in (1, 2)}
         restart = restart_check(root, demos, 1000)
     finally:
         ray.shutdown()
     sps = {str(n): round(v["steps_per_s"], 1) for n, v in per_n.items()}
+    runs = {str(k): [round(x["steps_per_s"], 1) for x in v] for k, v in samples.items()}
     ray1 = per_n[1]["steps_per_s"]
     out = {
         "steps_per_s": sps,
+        "steps_per_s_runs": runs,
         "learner_updates": {str(n): v["learner_updates"] for n, v in per_n.items()},
         "scaling_2v1": round(per_n[2]["steps_per_s"] / ray1, 3),
         "scaling_4v1": round(per_n[4]["steps_per_s"] / ray1, 3),
