@@ -63,7 +63,7 @@ def test_every_command_that_reads_a_config_takes_set() -> None:
             assert "set" in dests, f"robot-rl {name} reads a config but takes no --set"
     assert readers == {
         "demos", "train", "eval", "learner", "reward train", "reward eval", "dashboard",
-        "record", "reset-free",
+        "record", "reset-free", "sweep",
     }  # fmt: skip
 
 

@@ -126,11 +126,18 @@ def _train(
         with tqdm(total=config.demos.num_episodes, desc="demos", disable=not progress) as bar:
             record_demos(config, demos, on_episode=lambda n, _a: bar.update(1))
 
+    ray_counters: dict[str, Any] = {}
     if config.agent == "bc":
         from robot_rl.app.offline import train_bc
 
         set_phase(session, "training (offline)")
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
+        stats = None
+    elif config.runtime.engine == "ray":
+        set_phase(session, "training (ray)")
+        policy, ray_counters = _train_online_ray(
+            config, spec, action_dim, demos, run_dir, resume=resume, progress=progress
+        )
         stats = None
     else:
         policy, stats = _train_online(
@@ -151,10 +158,51 @@ def _train(
                 "pace_stalls": stats.pace_stalls,
             }
         )
+    if ray_counters:
+        result.update(ray_counters)
     (run_dir / "result.json").write_text(json.dumps(result, indent=1))
     set_phase(session, "finished")
     env.close()
     return result
+
+
+def _train_online_ray(
+    config: RunConfig,
+    spec: Any,
+    action_dim: int,
+    demos: Path | None,
+    run_dir: Path,
+    *,
+    resume: bool,
+    progress: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """``runtime.engine: ray``: N actors + one learner as Ray actors (app/ray_engine.py); the
+    final policy is the learner's last policy file."""
+    import ray
+
+    from robot_rl.app.ray_engine import train_online_ray
+
+    bar = _progress_bar(config.train.env_steps, progress)
+
+    def on_progress(actors: list[Any], learner: Any) -> None:
+        try:
+            done = ray.get([a.progress.remote() for a in actors], timeout=2.0)
+            lp = ray.get(learner.progress.remote(), timeout=2.0)
+        except Exception:  # an actor restarting: the next poll shows it
+            return
+        bar.update(sum(p["env_steps"] for p in done) - bar.n)
+        bar.set_postfix(updates=lp["updates"], weights=lp["weights_version"], refresh=False)
+
+    try:
+        counters = train_online_ray(
+            config, run_dir, demos, resume=resume, on_progress=on_progress if progress else None
+        )
+    finally:
+        bar.close()
+    policy = make_policy(config, spec, action_dim)
+    tensors, _meta = load_policy(run_dir / "policy.safetensors")
+    policy.load_state_dict(tensors)
+    return policy, counters
 
 
 @dataclasses.dataclass
@@ -326,8 +374,12 @@ def _train_online(
     bar.update(steps_done)
     last_eval = {"success_rate": float("nan")}
 
+    acting_since = time.monotonic()
+
     def on_step(stats: ActorStats) -> None:
         bar.update(1)
+        if tr.max_wall_s and time.monotonic() - acting_since > tr.max_wall_s:
+            actor.stop_requested = True
         if session is not None:
             session.pace()
         if learner.supervisor is not None:

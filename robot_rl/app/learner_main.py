@@ -60,6 +60,15 @@ def _readable_episodes(path: Path) -> list[Any]:
     return episodes
 
 
+def online_stores(run_dir: Path) -> list[Path]:
+    """The run's online episode stores: ``episodes/`` (zmq runtime), or one per Ray actor,
+    ``episodes/actor-NN/`` (runtime.engine: ray)."""
+    root = run_dir / "episodes"
+    if (root / "zarr.json").is_file():
+        return [root]
+    return sorted(p for p in root.glob("actor-*") if (p / "zarr.json").is_file())
+
+
 def learner_config(run_dir: Path, overrides: list[str] | None = None) -> tuple[RunConfig, str]:
     """The run's config with ``--set`` overrides, and the config hash its weights carry.
 
@@ -124,8 +133,8 @@ def build_learner(
     router = InterventionRouter(demo_buffer, enabled=config.hil.hil_serl)
     imitation = SelfImitation(demo_buffer, enabled=tr.self_imitation)
     online_steps = 0
-    if resume and (run_dir / "episodes" / "zarr.json").is_file():
-        for episode in _readable_episodes(run_dir / "episodes"):
+    for store_path in online_stores(run_dir) if resume else []:
+        for episode in _readable_episodes(store_path):
             online.add_episode(episode)
             online_steps += len(episode)
             if (router.enabled and episode.intervened.any()) or imitation.enabled:

@@ -1,7 +1,7 @@
 """The ``robot-rl`` command line, one module per command group.
 
 ``run`` (demos, train, eval, learner), ``dataset``, ``reward``, ``hil`` (dashboard, record) and
-``resets`` (reset-free), ``report`` (learning curves of runs). Every command that reads a config takes ``--set dotted.key=value``
+``resets`` (reset-free), ``report`` (learning curves of runs), ``sweep`` (seeds as Ray tasks). Every command that reads a config takes ``--set dotted.key=value``
 overrides (one shared parent parser, :func:`robot_rl.cli.common.overrides_parser`), validated
 like the file itself. Each module imports its heavy dependencies inside the commands, so
 ``robot-rl --help`` stays fast.
@@ -27,6 +27,7 @@ EPILOG = """examples:
   robot-rl dataset verify runs/pick_cube_state-20261123-101500/episodes
   robot-rl dataset import-lerobot path/to/lerobot_dataset --out runs/demos_lerobot
   robot-rl report runs/suite/runs/* --out runs/report   (PNG curves + index.html)
+  robot-rl sweep configs/pick_cube_state.yaml --seeds 0,1,2 --set train.env_steps=3000   (Ray tasks + report)
   robot-rl reward train configs/rewards/pick_cube_classifier.yaml
   robot-rl dashboard configs/pick_cube_state.yaml --teleop browser
   robot-rl reset-free configs/resets/reset_free_place_state.yaml --out runs/rf
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     from robot_rl.cli.resets import add_reset_commands
     from robot_rl.cli.reward import add_reward_commands
     from robot_rl.cli.run import add_run_commands
+    from robot_rl.cli.sweep import add_sweep_command
 
     parser = argparse.ArgumentParser(
         prog="robot-rl",
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_hil_commands(sub, overrides)
     add_reset_commands(sub, overrides)
     add_report_command(sub)
+    add_sweep_command(sub, overrides)
     return parser
 
 

@@ -45,6 +45,8 @@ class TrainConfig:
     """Episodes of the final evaluation."""
     log_every: int = 250
     """Learner updates between metric log lines."""
+    max_wall_s: float = 0.0
+    """Stop acting after this many seconds of online training, whatever ``env_steps`` says (0: no limit); the open episode is ended per ``runtime.partial_episode``."""
     video: bool = True
     """Write an mp4 of final evaluation episodes into the run directory."""
 
@@ -58,6 +60,8 @@ class TrainConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.max_wall_s < 0:
+            raise ValueError("max_wall_s must be >= 0")
         if self.updates_per_env_step < 0:
             raise ValueError("updates_per_env_step must be >= 0")
 
@@ -86,6 +90,28 @@ class RuntimeConfig:
     """A dead learner process is restarted from its last checkpoint at most this many times."""
     partial_episode: Literal["discard", "truncate"] = "discard"
     """The episode running when the actor stops (budget reached, stop, Ctrl-C): discard drops it; truncate stores it with its last step marked truncated (atomically, like any episode)."""
+    engine: Literal["zmq", "ray"] = "zmq"
+    """zmq: one actor (this process) and one learner (``transport``); ray: ``num_actors`` twin actors and one learner as Ray actors (docs/scale_out.md)."""
+    num_actors: int = 1
+    """engine ray: twin actors, each with its own seed (``seed + 1000 * k``), domain randomisation and episode store."""
+    ray_address: str = ""
+    """engine ray: the cluster to join (``auto``, ``ray://host:10001``); empty starts a local Ray when none is running."""
+    max_actor_restarts: int = 3
+    """engine ray: a dead actor process is restarted by Ray at most this many times (its open episode is discarded)."""
+    ray_actor_cpus: float = 1.0
+    """engine ray: CPUs each twin actor reserves (fractions pack several actors on a core)."""
+    learner_gpus: float = -1.0
+    """engine ray: GPUs the learner actor asks for; -1 takes one when the cluster has a GPU, else none."""
+
+    def validate(self) -> None:
+        if self.num_actors < 1:
+            raise ValueError(f"num_actors must be >= 1, got {self.num_actors}")
+        if self.max_actor_restarts < 0:
+            raise ValueError(f"max_actor_restarts must be >= 0, got {self.max_actor_restarts}")
+        if self.ray_actor_cpus <= 0:
+            raise ValueError(f"ray_actor_cpus must be > 0, got {self.ray_actor_cpus}")
+        if self.num_actors > 1 and self.engine != "ray":
+            raise ValueError("num_actors > 1 needs engine: ray (the zmq runtime runs one actor)")
 
 
 __all__ = ["RuntimeConfig", "TrainConfig"]
