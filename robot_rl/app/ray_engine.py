@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import secrets
 import time
 import uuid
 from pathlib import Path
@@ -54,7 +55,9 @@ def _node_id() -> str:
 class ActorWorker:
     """One twin actor: env (own seed, own randomisation), policy, own episode store."""
 
-    def __init__(self, run_dir: str, index: int, num_actors: int, learner: Any) -> None:
+    def __init__(
+        self, run_dir: str, index: int, num_actors: int, learner: Any, launch_token: str = ""
+    ) -> None:
         import ray
 
         from robot_rl.app.build import configure_threads, env_spec, make_env, make_policy
@@ -97,7 +100,9 @@ class ActorWorker:
         self.metrics = MetricsLogger(
             self.run_dir / "metrics", actor_name(index), tensorboard_dir=self.run_dir / "tb"
         )
-        hello = Hello(role="actor", run_id=self.run_dir.name, config_hash=digest)
+        hello = Hello(
+            role="actor", run_id=self.run_dir.name, config_hash=digest, launch_token=launch_token
+        )
 
         def on_episode(ep: Any, st: Any) -> None:
             self.metrics.log(
@@ -175,15 +180,21 @@ class ActorWorker:
 class LearnerWorker:
     """The run's learner (robot_rl.runtime.learner.Learner over the Ray transport)."""
 
-    def __init__(self, run_dir: str, namespace: str, demos: str | None, resume: bool) -> None:
+    def __init__(
+        self, run_dir: str, namespace: str, demos: str | None, resume: bool, launch_token: str
+    ) -> None:
         import ray
 
         from robot_rl.app.build import configure_threads
         from robot_rl.app.learner_main import build_learner, learner_config
         from robot_rl.runtime.transport_ray import RayLearnerEndpoint
+        from robot_rl.wire.protocol import Hello
 
         path = Path(run_dir)
-        config, _digest = learner_config(path)
+        config, digest = learner_config(path)
+        self._hello = Hello(
+            role="actor", run_id=path.name, config_hash=digest, launch_token=launch_token
+        )
         rt = config.runtime
         configure_threads(rt.torch_threads)
         # A restarted learner continues as `train --resume` does: newest checkpoint, replay
@@ -194,7 +205,11 @@ class LearnerWorker:
             heartbeat_interval_s=rt.heartbeat_interval_s, heartbeat_timeout_s=rt.heartbeat_timeout_s,
         )  # fmt: skip
         self.learner: Any = build_learner(
-            path, self.endpoint, demos_path=Path(demos) if demos else None, resume=self.restored
+            path,
+            self.endpoint,
+            demos_path=Path(demos) if demos else None,
+            resume=self.restored,
+            launch_token=launch_token,
         )
 
     def deliver(self, actor_key: str, items: list[Any]) -> None:
@@ -210,7 +225,12 @@ class LearnerWorker:
         last batches; the loop then pushes weights, checkpoints and returns."""
         from robot_rl.wire.protocol import Control, encode
 
-        self.endpoint.deliver("driver", [encode(Control(command="stop"), seq=1, src="driver")])
+        # The driver shows the run's launch token first: only its holders may stop the learner.
+        messages = [
+            encode(self._hello, seq=1, src="driver"),
+            encode(Control(command="stop"), seq=2, src="driver"),
+        ]
+        self.endpoint.deliver("driver", messages)
 
     def progress(self) -> dict[str, Any]:
         """Counters so far."""
@@ -292,19 +312,20 @@ def train_online_ray(
     n = rt.num_actors
     started_ray = connect_ray(rt.ray_address)
     namespace = f"robot_rl-{run_dir.name}-{uuid.uuid4().hex[:8]}"
+    token = secrets.token_hex(16)  # the learner obeys stop and pacing from its holders only
     learner_cls: Any = ray.remote(LearnerWorker)  # handles typed Any: Ray's stubs lose .remote
     actor_cls: Any = ray.remote(ActorWorker)
     learner = learner_cls.options(
         name="learner", namespace=namespace, max_restarts=rt.max_learner_restarts,
         max_concurrency=4, num_cpus=1, num_gpus=_learner_gpus(rt.learner_gpus),
-    ).remote(str(run_dir), namespace, str(demos) if demos else None, resume)  # fmt: skip
+    ).remote(str(run_dir), namespace, str(demos) if demos else None, resume, token)  # fmt: skip
     actors: list[Any] = []
     for k in range(n):
         options = actor_cls.options(
             name=actor_name(k), namespace=namespace, max_restarts=rt.max_actor_restarts,
             max_concurrency=3, num_cpus=rt.ray_actor_cpus,
         )  # fmt: skip
-        actors.append(options.remote(str(run_dir), k, n, learner))
+        actors.append(options.remote(str(run_dir), k, n, learner, token))
     # Wait for every constructor (demos loaded, actors heard by the learner) before acting:
     # an actor paces only on a learner it hears, and would otherwise run ahead unpaced.
     try:

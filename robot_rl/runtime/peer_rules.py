@@ -6,9 +6,10 @@ another run, or a careless neighbour. The rules (docs/wire_format.md, "Who may d
 
 - A peer whose Hello carries another config hash is refused: nothing it sends is used and no
   weights go to it. A later Hello with the right hash lifts the refusal.
-- One actor controls the learner (``control: stop``, the ``actor/env_steps`` pacing count).
-  With a launch token (``robot-rl train`` makes one per run and hands it to both processes),
-  it is the latest peer whose Hello has the run's hash and that token. Without one (a learner
+- Who controls the learner (``control: stop``, the ``actor/env_steps`` pacing count): with a
+  launch token (``robot-rl train`` makes one per run and hands it to both processes; the Ray
+  engine hands its one to the learner, every actor and its driver), every peer whose Hello
+  has the run's hash and that token. Without one (a learner
   started alone), it is the first peer whose Hello has the run's hash; another such peer takes
   over only once the controller was silent for the heartbeat timeout.
 - Metrics messages are bounded (key count, key length and characters); an oversized one is
@@ -90,6 +91,7 @@ class PeerRules:
         self.alive = alive
         self.controller: Hashable | None = None
         self.has_controller = False  # the controller may be the peer None (direct calls)
+        self._token_holders: set[Hashable] = set()  # peers that showed the launch token
         self._refused: OrderedDict[Hashable, str] = OrderedDict()  # peer -> its config hash
 
     def hello(self, peer: Hashable, msg: Hello) -> bool:
@@ -101,11 +103,15 @@ class PeerRules:
                 self._refused.popitem(last=False)
             if self.has_controller and self.controller == peer:
                 self.has_controller, self.controller = False, None
+            self._token_holders.discard(peer)
             return False
         self._refused.pop(peer, None)
         if self.launch_token is not None:
             if hmac.compare_digest(msg.launch_token.encode(), self.launch_token.encode()):
+                self._token_holders.add(peer)
                 self.controller, self.has_controller = peer, True
+            else:
+                self._token_holders.discard(peer)
         elif not self.has_controller or (
             self.controller != peer and not self.alive(self.controller)
         ):
@@ -122,6 +128,8 @@ class PeerRules:
 
     def controls(self, peer: Hashable) -> bool:
         """Whether ``peer`` may stop the learner and set its pacing count."""
+        if self.launch_token is not None:
+            return peer in self._token_holders
         return self.has_controller and self.controller == peer
 
 
