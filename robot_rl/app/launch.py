@@ -14,6 +14,7 @@ import dataclasses
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -212,7 +213,10 @@ def _start_learner(
     if rt.transport == "zmq":
         from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 
+        log = run_dir / "learner.log"
+        offset = log.stat().st_size if log.exists() else 0
         supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
+        _echo_learner_notes(log, offset)
         return _LearnerRun(
             ZmqActorEndpoint(
                 supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s
@@ -241,6 +245,23 @@ def _start_learner(
     thread = threading.Thread(target=run_learner, name="learner", daemon=True)
     thread.start()
     return _LearnerRun(transport, thread=thread, thread_error=errors)
+
+
+_NOTES = ("replay: skipping", "resume: skipping", "resume: no checkpoint", "resume: restored")
+
+
+def _echo_learner_notes(log: Path, offset: int) -> None:
+    """Show on the console what the learner skipped while it came up (damaged demos, an
+    unreadable checkpoint) and what it resumed from; the child's output goes to learner.log."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return
+    for line in text.splitlines():
+        if line.startswith(_NOTES):
+            print(f"learner: {line}", file=sys.stderr, flush=True)
 
 
 def _open_episode_store(
