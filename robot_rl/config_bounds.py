@@ -6,6 +6,7 @@ range is a ConfigError naming the file and the dotted field. Every float is also
 finite (NaN never passes; ``inf`` only where the rule is ``"any"``), whether listed or not.
 Entries apply to each item of a tuple/list and each value of a mapping.
 
+Every int must also fit in 64 bits (numpy, torch and msgpack hold no more).
 Rules: ``"> 0"``, ``">= 1"``, ``"<= 5"``, intervals ``"[0, 1]"``, ``"(0, 1]"``, ``"[0, 1)"``;
 ``"int"`` (any int, e.g. a seed that may be negative); ``"any"`` (floats: +-inf allowed).
 Keyed by class name (the names are unique; a test checks that every entry names a real field
@@ -244,6 +245,8 @@ class Bound:
 
     def error(self, value: float) -> str | None:
         """Why ``value`` breaks the rule (None when it holds)."""
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            return f"must fit in 64 bits, got {value}"
         if isinstance(value, float) and math.isnan(value):
             return f"must be finite, got {value}"
         if math.isinf(value) and not self.allow_inf:
