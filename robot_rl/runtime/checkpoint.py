@@ -68,7 +68,8 @@ def load_policy(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read policy weights and their metadata from a safetensors file.
 
     Raises PolicyFileError naming the file when it is missing or not readable safetensors
-    (empty, truncated, a pickle); safetensors never runs code from the file.
+    (empty, truncated, a pickle), or when a tensor holds NaN or inf (such weights would only
+    make the safety layer hold the arm); safetensors never runs code from the file.
     """
     if not path.is_file():
         raise PolicyFileError(f"{path}: policy weights not found")
@@ -84,4 +85,7 @@ def load_policy(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
             f"{path}: not a readable safetensors policy file ({size} bytes; "
             f"{type(err).__name__}: {' '.join(str(err).split())})"
         ) from err
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise PolicyFileError(f"{path}: tensor {name!r} holds NaN or inf values")
     return tensors, metadata

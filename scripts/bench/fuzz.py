@@ -112,6 +112,7 @@ class Tally:
     verdicts: dict[str, int] = field(default_factory=dict)
     unclear: int = 0
     failures: list[str] = field(default_factory=list)
+    unclear_names: list[str] = field(default_factory=list)
 
     def add(self, name: str, verdict: str, detail: str = "") -> None:
         self.cases += 1
@@ -311,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         tally = tallies[case.group]
         tally.add(case.name, verdict, detail)
         tally.unclear += unclear
+        if unclear:
+            tally.unclear_names.append(f"{case.name}: {' | '.join(out.error_lines())[:200]}")
         if args.verbose or verdict != "pass":
             print(f"[{verdict:>13}] {case.group}/{case.name} ({out.wall_s:.1f} s): {detail[:200]}",
                   flush=True)  # fmt: skip
@@ -332,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         **total.summary(),
         "groups": {name: t.summary() for name, t in tallies.items()},
         "failures": [f"{n}/{f}" for n, t in tallies.items() for f in t.failures][:60],
+        "unclear_cases": [f"{n}/{u}" for n, t in tallies.items() for u in t.unclear_names][:30],
         "quick": args.quick,
         "wall_s": round(time.monotonic() - started, 1),
         "work_dir": str(work),

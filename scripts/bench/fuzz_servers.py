@@ -551,7 +551,10 @@ def run_server_cases(
                 if not server.alive():
                     verdict, detail = "crash", "the server process died"
                 elif not server.serves():
-                    verdict, detail = "hang", "the server no longer answers"
+                    if _wait(lambda: not server.alive(), 5.0):
+                        verdict, detail = "crash", "the server process died"
+                    else:
+                        verdict, detail = "hang", "the server is alive but no longer answers"
                 tallies[group].add(case.name, verdict, detail)
                 if verbose or verdict != "pass":
                     print(f"[{verdict:>13}] {group}/{case.name} ({time.monotonic() - started:.1f} s)"
