@@ -175,3 +175,19 @@ def test_cli_prints_one_line_for_a_bad_file(tmp_path: Path) -> None:
         assert "Traceback" not in out.stderr
         lines = [line for line in out.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and str(path) in lines[0], out.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.env_steps=1" + "0" * 30, "train.env_steps: must fit in 64 bits"),
+        ("name=" + "x" * 300, "name: expected 1..100 characters"),
+        ("name=a/b", "name: expected 1..100 characters without '/'"),
+        ("name=''", "name: expected 1..100 characters"),
+    ],
+)
+def test_huge_ints_and_run_names_that_are_not_one_path_component(
+    override: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_yaml(RunConfig, ROOT / "configs" / "pick_cube_state.yaml", overrides=[override])

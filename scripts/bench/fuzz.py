@@ -340,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.monotonic() - started, 1),
         "work_dir": str(work),
     }
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        del result["work_dir"]
     print(json.dumps(result))
     return 0
 

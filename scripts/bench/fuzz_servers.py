@@ -551,7 +551,7 @@ def run_server_cases(
                 if not server.alive():
                     verdict, detail = "crash", "the server process died"
                 elif not server.serves():
-                    if _wait(lambda: not server.alive(), 5.0):
+                    if _wait(lambda s=server: not s.alive(), 5.0):
                         verdict, detail = "crash", "the server process died"
                     else:
                         verdict, detail = "hang", "the server is alive but no longer answers"
