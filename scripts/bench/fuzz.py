@@ -4,7 +4,8 @@
     python scripts/bench/fuzz.py --groups config,set --quick
     python scripts/bench/fuzz.py --list                # case names per group
 
-Groups (corpus in ``fuzz_files.py`` and ``fuzz_servers.py``; add a case there):
+Groups (corpus in ``fuzz_config.py``, ``fuzz_files.py`` and ``fuzz_servers.py``; add a case
+there):
 
 * ``config``, ``set``, ``policy``, ``checkpoint``, ``store``, ``train``, ``learner_cli``: a
   ``robot-rl`` command on a bad config file, ``--set`` value, policy file, checkpoint or
@@ -260,10 +261,11 @@ def classify(case: CliCase, case_dir: Path, out: Outcome) -> tuple[str, str, boo
 
 # ---------------------------------------------------------------------------------- the bench
 def _groups() -> dict[str, Callable[[Any], list[Any]]]:
+    import fuzz_config
     import fuzz_files
     import fuzz_servers
 
-    return {**fuzz_files.GROUPS, **fuzz_servers.GROUPS}
+    return {**fuzz_config.GROUPS, **fuzz_files.GROUPS, **fuzz_servers.GROUPS}
 
 
 def main(argv: list[str] | None = None) -> int:
