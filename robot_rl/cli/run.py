@@ -131,6 +131,9 @@ def cmd_learner(args: argparse.Namespace) -> int:
     if not (run_dir / "config.yaml").is_file():
         print(f"error: {run_dir} is not a run directory (no config.yaml)", file=sys.stderr)
         return 2
+    from robot_rl.envs.spec import read_spec_file
+
+    read_spec_file(run_dir / "spec.json")  # a missing or garbage spec is named before binding
     try:
         return serve_learner(
             run_dir,

@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.modules.setdefault("fuzz", sys.modules[__name__])  # the corpus modules import this one
 VERDICTS = ("pass", "crash", "traceback", "silent_ok", "hang", "bad_data", "wrong_refusal")
+NOTE_PREFIXES = ("skipping damaged", "learner: ", "learner exited with code", "warning: ",
+                 "DAMAGED episode")  # fmt: skip
 COUNT_NAMES = {
     "crash": "crashes",
     "traceback": "tracebacks",
@@ -252,7 +254,13 @@ def classify(case: CliCase, case_dir: Path, out: Outcome) -> tuple[str, str, boo
     if case.expect == "refuse":
         if out.rc == 0 or "run finished" in out.stdout:
             return "silent_ok", f"exit {out.rc}: {detail}", False
-        unclear = len(lines) != 1 or (bool(case.mention) and case.mention not in lines[0])
+        # Notes before the error (what was skipped, what the learner did) are fine.
+        errors = [ln for ln in lines if not ln.startswith(NOTE_PREFIXES)]
+        unclear = (
+            not lines
+            or len(errors) > 1
+            or (bool(case.mention) and case.mention not in " ".join(errors or lines))
+        )
         return "pass", detail, unclear
     if out.rc != 0:
         return "wrong_refusal", f"exit {out.rc}: {detail}", False
