@@ -82,6 +82,7 @@ BOUNDS: dict[str, dict[str, str]] = {
         "bc_weight": _NON_NEG,
         "residual_scale": _POS,
         "base_pretrain_updates": _NON_NEG,
+        "actor_delay": _NON_NEG,
         "action_std": _POS,
     },
     "EncoderConfig": {

@@ -31,8 +31,13 @@ def evaluate(
     video_episodes: int = 3,
     fps: int = 10,
     on_episode: Callable[[int, bool], None] | None = None,
+    deterministic: bool = True,
 ) -> dict[str, float]:
-    """Run ``episodes`` deterministic episodes; returns success rate, mean return and length."""
+    """Run ``episodes`` seeded episodes; returns success rate, mean return and length.
+
+    ``deterministic``: act with the policy's mean action (False: sample as the actor does
+    online; a policy that is always deterministic, BC with an MSE loss, acts the same).
+    """
     successes, returns, lengths = [], [], []
     frames: list[np.ndarray] = []
     for i in range(episodes):
@@ -43,7 +48,7 @@ def evaluate(
         done, ep_return, length = False, 0.0, 0
         info: dict[str, Any] = {}
         while not done:
-            action = np.asarray(policy.act(obs, deterministic=True), dtype=np.float32)
+            action = np.asarray(policy.act(obs, deterministic=deterministic), dtype=np.float32)
             obs, reward, terminated, truncated, info = env.step(action)
             ep_return += float(reward)
             length += 1

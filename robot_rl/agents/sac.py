@@ -92,6 +92,11 @@ class SACConfig:
     """Largest change the residual makes to the base policy's pre-tanh mean, per entry."""
     base_pretrain_updates: int = 2000
     """Behaviour-cloning steps of the base policy on the demos before online learning."""
+    actor_delay: int = 0
+    """update() calls at the start in which only the critics (and a base policy) learn: the
+    actor and the temperature stay as they are. The critic first learns the value of the
+    policy that acts (a base policy started from the demos) instead of the actor climbing an
+    untrained critic's noise from the first update."""
     action_std: float | None = None
     """A fixed pre-tanh std of the actor's exploration noise, the same in every state (None:
     learned, as SAC does). Measured on pick_cube_hard: a learned std grew from 0.07 to 0.2
@@ -121,6 +126,8 @@ class SACConfig:
             raise ValueError("residual_scale must be > 0")
         if self.base_pretrain_updates < 0:
             raise ValueError("base_pretrain_updates must be >= 0")
+        if self.actor_delay < 0:
+            raise ValueError("actor_delay must be >= 0")
         for name in ("utd_ratio", "batch_size", "n_step"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -247,6 +254,7 @@ class SAC:
         self.generator.manual_seed(seed + 2)
         self.critic_updates = 0
         self.actor_updates = 0
+        self.updates = 0  # update() calls (actor_updates lags it by actor_delay)
         self._encode = self.encoder
         self._critic_fn = self.critic
         self._target_fn = self.critic_target
@@ -399,14 +407,16 @@ class SAC:
             actor_loss, log_prob, diag = self.actor_loss(features, minibatches[-1])
         finally:
             self.critic.requires_grad_(True)
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_optimizer.step()
         temp_loss = self.temperature_loss(log_prob)
-        self.temp_optimizer.zero_grad(set_to_none=True)
-        temp_loss.backward()
-        self.temp_optimizer.step()
-        self.actor_updates += 1
+        self.updates += 1
+        if self.updates > self.config.actor_delay:
+            self.actor_optimizer.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            self.temp_optimizer.zero_grad(set_to_none=True)
+            temp_loss.backward()
+            self.temp_optimizer.step()
+            self.actor_updates += 1
 
         scalars = [
             torch.stack(critic_losses).mean(),
@@ -468,6 +478,7 @@ class SAC:
             "temp_optimizer": self.temp_optimizer.state_dict(),
             "critic_updates": self.critic_updates,
             "actor_updates": self.actor_updates,
+            "updates": self.updates,
             "generator": self.generator.get_state(),
             **(
                 {}
@@ -504,6 +515,8 @@ class SAC:
         self.temp_optimizer.load_state_dict(state["temp_optimizer"])
         self.critic_updates = int(state["critic_updates"])
         self.actor_updates = int(state["actor_updates"])
+        # checkpoints from before actor_delay existed: every update() was an actor update
+        self.updates = int(state.get("updates", self.actor_updates))
         if "generator" in state:
             self.generator.set_state(state["generator"].cpu())
         if self.base_optimizer is not None:

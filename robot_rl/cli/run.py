@@ -113,7 +113,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         video_path=video,
         fps=int(config.env.control_hz),
+        deterministic=not args.stochastic,
     )
+    result["deterministic"] = not args.stochastic
     result["weights_version"] = int(meta.get("weights_version", -1))
     if video is not None:
         result["video"] = str(video)
@@ -235,6 +237,11 @@ def add_run_commands(subparsers: Any, overrides: argparse.ArgumentParser) -> Non
         "--allow-config-mismatch",
         action="store_true",
         help="evaluate even when the policy's config hash differs from the run's config.yaml",
+    )
+    p.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="sample actions as the actor does online (default: the policy's mean action)",
     )
 
     p = add(

@@ -278,3 +278,22 @@ def test_state_normalizer_standardises_and_travels_with_the_weights() -> None:
     np.testing.assert_array_equal(
         off.policy.encoder({"state": torch.from_numpy(rows)}).numpy(), rows
     )
+
+
+def test_actor_delay_trains_only_the_critic_first() -> None:
+    sac = SAC(STATE_SPEC, 2, replace(SMALL, actor_delay=2), device="cpu", seed=0)
+    actor0 = [p.detach().clone() for p in sac.actor.parameters()]
+    critic0 = [p.detach().clone() for p in sac.critic.parameters()]
+    alpha0 = float(sac.alpha)
+    for i in range(2):
+        sac.update(random_batch(STATE_SPEC, 16, 2, seed=i))
+        assert all(torch.equal(a, b) for a, b in zip(actor0, sac.actor.parameters()))
+        assert float(sac.alpha) == alpha0
+    assert not all(torch.equal(a, b) for a, b in zip(critic0, sac.critic.parameters()))
+    assert (sac.updates, sac.actor_updates, sac.critic_updates) == (2, 0, 4)
+    sac.update(random_batch(STATE_SPEC, 16, 2, seed=2))
+    assert not all(torch.equal(a, b) for a, b in zip(actor0, sac.actor.parameters()))
+    assert (sac.updates, sac.actor_updates) == (3, 1)
+    restored = SAC(STATE_SPEC, 2, replace(SMALL, actor_delay=2), device="cpu", seed=1)
+    restored.load_state_dict(sac.state_dict())
+    assert (restored.updates, restored.actor_updates) == (3, 1)

@@ -140,3 +140,33 @@ def test_demos_train_and_eval_run_an_entry_point_env(tmp_path: Path) -> None:
     assert (sac_dir / "demos" / "zarr.json").is_file()  # recorded by the named expert
     actor_log = (sac_dir / "metrics" / "actor.jsonl").read_text().splitlines()
     assert len(actor_log) >= 300 // 20
+
+
+def test_evaluate_samples_only_when_asked() -> None:
+    import gymnasium as gym
+
+    from robot_rl.agents import Policy, SACConfig
+    from robot_rl.envs.spec import obs_spec_from_space
+    from robot_rl.evaluate import evaluate
+
+    class ActionLog(gym.Wrapper):  # type: ignore[type-arg]
+        def __init__(self, env: gym.Env) -> None:  # type: ignore[type-arg]
+            super().__init__(env)
+            self.actions: list[np.ndarray] = []
+
+        def step(self, action):  # type: ignore[no-untyped-def]
+            self.actions.append(np.array(action))
+            return self.env.step(action)
+
+    env = ActionLog(make_external_env(ENV, {}, max_episode_steps=6, seed=0))
+    spec = obs_spec_from_space(env.observation_space)
+    policy = Policy(spec, 2, SACConfig(hidden_dims=(16,), action_std=1.0), seed=0)
+
+    def actions(deterministic: bool) -> np.ndarray:
+        env.actions.clear()
+        evaluate(env, policy, episodes=2, seed=0, deterministic=deterministic)
+        return np.stack(env.actions)
+
+    mean = actions(True)
+    np.testing.assert_array_equal(actions(True), mean)  # same seeds, the mean action
+    assert np.abs(actions(False) - mean).mean() > 0.1  # std 1 noise on the mean
