@@ -127,7 +127,7 @@ def cmd_learner(args: argparse.Namespace) -> int:
     """Run only the learner (e.g. on a GPU workstation)."""
     import zmq
 
-    from robot_rl.app.learner_main import serve_learner
+    from robot_rl.app.learner_main import learner_config, serve_learner
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -135,7 +135,8 @@ def cmd_learner(args: argparse.Namespace) -> int:
         return 2
     from robot_rl.envs.spec import read_spec_file
 
-    read_spec_file(run_dir / "spec.json")  # a missing or garbage spec is named before binding
+    learner_config(run_dir, args.set)  # a bad override is named first,
+    read_spec_file(run_dir / "spec.json")  # then a missing or garbage spec, before binding
     try:
         return serve_learner(
             run_dir,
