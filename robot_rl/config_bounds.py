@@ -208,7 +208,7 @@ BOUNDS: dict[str, dict[str, str]] = {
         "demo_noise": _NON_NEG,
         "pretrain_updates": _NON_NEG,
         "env_steps": _ONE_UP,
-        "time_budget_s": _POS,
+        "time_budget_s": _NON_NEG,  # 0: no limit
         "updates_per_step": _NON_NEG,
         "explore_noise": _NON_NEG,
         "self_imitation_capacity": _ONE_UP,

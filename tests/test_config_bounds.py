@@ -191,3 +191,38 @@ def test_huge_ints_and_run_names_that_are_not_one_path_component(
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_yaml(RunConfig, ROOT / "configs" / "pick_cube_state.yaml", overrides=[override])
+
+
+def test_every_default_value_keeps_its_own_rule() -> None:
+    """A rule that refuses its field's default is a wrong rule (e.g. a documented "0: off")."""
+    from robot_rl.config_bounds import bound_for
+
+    classes = _config_classes()
+    broken = []
+    for class_name in BOUNDS:
+        for f in dataclasses.fields(classes[class_name]):
+            if f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                continue
+            values = value.values() if isinstance(value, dict) else (
+                value if isinstance(value, (list, tuple)) else [value])  # fmt: skip
+            for item in values:
+                if isinstance(item, (int, float)) and not isinstance(item, bool):
+                    problem = bound_for(class_name, f.name).error(item)
+                    if problem:
+                        broken.append(f"{class_name}.{f.name}: {problem}")
+    assert not broken, broken
+
+
+def test_shipped_configs_of_every_command_load() -> None:
+    from robot_rl.resets.reset_free import ResetFreeConfig
+    from robot_rl.rewards.config import RewardConfig
+
+    for pattern, cls in (("rewards/*.yaml", RewardConfig), ("resets/*.yaml", ResetFreeConfig)):
+        paths = sorted((ROOT / "configs").glob(pattern))
+        assert paths
+        for path in paths:
+            load_yaml(cls, path)
