@@ -17,6 +17,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
+from robot_rl.config_bounds import bound_for
+
 T = TypeVar("T")
 
 
@@ -98,6 +100,42 @@ def _coerce(value: Any, tp: Any, where: str, path: str) -> Any:
     raise _fail(where, path, f"expected {getattr(tp, '__name__', tp)}, got {value!r}")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML's "last wins" hides typos)."""
+
+
+def _construct_unique_mapping(
+    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: SafeLoader names it below
+            continue
+        line = key_node.start_mark.line + 1
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark
+            )
+        seen[key] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_unique_mapping,  # type: ignore[arg-type]
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as plain data, refusing duplicate keys (yaml.YAMLError names key and line)."""
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no objects
+
+
 def merge_defaults(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """``data`` laid over ``defaults``: nested mappings merge key by key, other values replace."""
     merged = dict(defaults)
@@ -133,6 +171,8 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "", path: str 
             known = ", ".join(sorted(fields))
             raise _fail(where, sub, f"unknown key (known keys: {known})")
         kwargs[key] = _coerce(value, hints[key], where, sub)
+    for key, value in kwargs.items():  # the values the file gave (defaults are in range)
+        _check_bound(cls.__name__, key, value, where, f"{path}.{key}" if path else str(key))
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as err:
@@ -144,6 +184,22 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "", path: str 
         except ValueError as err:
             raise _fail(where, path, str(err)) from err
     return obj
+
+
+def _check_bound(class_name: str, name: str, value: Any, where: str, path: str) -> None:
+    """Raise ConfigError when a number in ``value`` breaks the field's rule (config_bounds)."""
+    if isinstance(value, bool) or value is None or dataclasses.is_dataclass(value):
+        return
+    if isinstance(value, (int, float)):
+        problem = bound_for(class_name, name).error(value)
+        if problem is not None:
+            raise _fail(where, path, problem)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_bound(class_name, name, item, where, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_bound(class_name, name, item, where, f"{path}.{key}")
 
 
 def to_dict(obj: Any) -> Any:
@@ -171,9 +227,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, where: str = 
                 raise ConfigError(f"{where}: override {dotted}: {part} is not a mapping")
             node = child
         try:
-            node[parts[-1]] = yaml.safe_load(raw)
+            node[parts[-1]] = parse_yaml(raw)
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: value is not valid YAML: {err}") from err
+            raise ConfigError(
+                f"override {item!r}: value is not valid YAML: {_one_line(err)}"
+            ) from err
 
 
 def load_yaml(cls: type[T], path: str | Path, *, overrides: list[str] | None = None) -> T:
@@ -182,13 +240,35 @@ def load_yaml(cls: type[T], path: str | Path, *, overrides: list[str] | None = N
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.start}: {err.object[err.start : err.start + 1]!r})"
+        ) from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the file: {err.strerror or err}") from err
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from err
+    if data is None:
+        raise ConfigError(
+            f"{path}: the file is empty (or null); a config needs at least one key "
+            "(e.g. 'name: my_run')"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     apply_overrides(data, overrides or [], where=str(path))
     return from_dict(cls, data, where=str(path))
+
+
+def _one_line(err: yaml.YAMLError) -> str:
+    """A YAML error as one line: the problem and where (line, column)."""
+    problem = getattr(err, "problem", None)
+    mark = getattr(err, "problem_mark", None)
+    if problem and mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(err).split())
 
 
 def save_yaml(obj: Any, path: str | Path) -> None:
@@ -209,6 +289,7 @@ __all__ = [
     "from_dict",
     "load_yaml",
     "merge_defaults",
+    "parse_yaml",
     "save_yaml",
     "to_dict",
 ]

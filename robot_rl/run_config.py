@@ -121,6 +121,11 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field."""
+        # The name is one path component of the run directory (<runs_dir>/<name>-<time>).
+        if not self.name or len(self.name) > 100 or any(c in self.name for c in "/\\\0"):
+            raise ValueError(
+                f"name: expected 1..100 characters without '/', '\\' or NUL, got {self.name!r:.60}"
+            )
         get_task(self.task)
         if self.demos.expert_entry_point and not self.env.entry_point:
             raise ValueError(

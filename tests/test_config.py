@@ -40,7 +40,7 @@ def test_literal_choices_are_listed() -> None:
 
 
 def test_validate_names_field() -> None:
-    with pytest.raises(ConfigError, match="train: env_steps must be > 0"):
+    with pytest.raises(ConfigError, match=r"train\.env_steps: must be >= 1, got 0"):
         from_dict(RunConfig, {"train": {"env_steps": 0}})
 
 

@@ -20,6 +20,7 @@ PACKAGE = ROOT / "robot_rl"
 # itself and parts of strictly lower layers only; parts of one layer never import each other
 # (runtime/ never imports dashboard/ or rewards/, and they never import it).
 LAYERS: list[set[str]] = [
+    {"config_bounds"},  # the range of every numeric config field (a table, no imports)
     {"keys", "config", "geometry"},  # observation keys, config loading, rotation maths
     {"envs", "wire"},  # the env contract; the actor <-> learner wire format and array codec
     {"data", "agents", "safety", "teleop"},

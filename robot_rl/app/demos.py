@@ -19,6 +19,10 @@ from robot_rl.runtime.recorder import EpisodeRecorder, scalar_info
 from robot_rl.wire.protocol import Step
 
 
+class DemoRecordingError(RuntimeError):
+    """The scripted expert did not give the demonstrations asked for."""
+
+
 def record_expert_episode(
     env: gym.Env, expert: Any, *, seed: int, source: int, control_hz: float
 ) -> Episode:
@@ -82,7 +86,7 @@ def record_demos(
     """Record ``config.demos.num_episodes`` successful episodes of the task's scripted expert;
     returns the store.
 
-    Failed expert attempts are not stored (they are not demonstrations). Raises RuntimeError
+    Failed expert attempts are not stored (they are not demonstrations). Raises DemoRecordingError
     when ``max_attempts`` attempts do not give enough successes.
     """
     demos = config.demos
@@ -103,9 +107,10 @@ def record_demos(
     demo_code = keys.SOURCE_CODE["demo"]
     while recorded < demos.num_episodes:
         if attempts >= demos.max_attempts:
-            raise RuntimeError(
+            raise DemoRecordingError(
                 f"scripted expert gave {recorded}/{demos.num_episodes} successful demos "
-                f"in {attempts} attempts (demos.max_attempts)"
+                f"in {attempts} attempts (demos.max_attempts); the {recorded} recorded are in "
+                f"{store_path}; raise demos.max_attempts or lower demos.noise"
             )
         episode = record_expert_episode(
             env,

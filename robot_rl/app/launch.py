@@ -14,6 +14,7 @@ import dataclasses
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +42,19 @@ from robot_rl.wire.protocol import Control, Hello
 if TYPE_CHECKING:  # the web stack is imported only when a run is watched
     from robot_rl.dashboard.session import DashboardSession
 
-__all__ = ["LearnerStartError", "ResumeError", "final_evaluation", "make_run_dir", "train"]
+__all__ = [
+    "LearnerError",
+    "LearnerStartError",
+    "ResumeError",
+    "final_evaluation",
+    "make_run_dir",
+    "train",
+]
+
+
+class LearnerError(RuntimeError):
+    """The learner failed during the run (thread exception, or a process that did not end
+    cleanly): the run did not do what was asked. One line, naming where the details are."""
 
 
 def make_run_dir(config: RunConfig) -> Path:
@@ -132,15 +145,15 @@ def _train(
 
         set_phase(session, "training (offline)")
         policy = train_bc(config, spec, action_dim, demos, run_dir, progress=progress)
-        stats = None
+        stats, restarts = None, 0
     elif config.runtime.engine == "ray":
         set_phase(session, "training (ray)")
         policy, ray_counters = _train_online_ray(
             config, spec, action_dim, demos, run_dir, resume=resume, progress=progress
         )
-        stats = None
+        stats, restarts = None, 0
     else:
-        policy, stats = _train_online(
+        policy, stats, restarts = _train_online(
             config, env, spec, action_dim, demos, run_dir, progress=progress, resume=resume,
             session=session,
         )  # fmt: skip
@@ -156,6 +169,7 @@ def _train(
                 "learner_updates": stats.learner_updates,
                 "train_success_rate_last20": stats.success_rate,
                 "pace_stalls": stats.pace_stalls,
+                "learner_restarts": restarts,
             }
         )
     if ray_counters:
@@ -215,6 +229,8 @@ class _LearnerRun:
     thread: threading.Thread | None = None
     hello: Hello | None = None
     """The actor's Hello: the learner takes stop only from the actor that said it."""
+    thread_error: list[str] = dataclasses.field(default_factory=list)
+    """In-process: the exception that ended the learner thread, as one line."""
 
     def stop(self) -> None:
         """Ask the learner to stop, wait for it (up to 120 s), close the transport."""
@@ -224,6 +240,20 @@ class _LearnerRun:
         proc = self.supervisor.proc if self.supervisor else None
         _wait_for_learner(proc, self.thread, self.transport, timeout_s=120.0, hello=self.hello)
         self.transport.close()
+
+    def failure(self, run_dir: Path) -> str | None:
+        """After ``stop()``: why the learner did not end cleanly (None when it did)."""
+        if self.thread_error:
+            return f"{self.thread_error[0]} (traceback in {run_dir / 'learner.log'})"
+        if self.supervisor is not None and self.supervisor.proc.returncode not in (0, None):
+            from robot_rl.app.supervisor import last_error_line
+
+            log = run_dir / "learner.log"
+            return (
+                f"learner process ended with code {self.supervisor.proc.returncode}: "
+                f"{last_error_line(log)} (see {log})"
+            )
+        return None
 
 
 def _start_learner(
@@ -236,7 +266,10 @@ def _start_learner(
         from robot_rl.runtime.curve_keys import actor_keys
         from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 
+        log = run_dir / "learner.log"
+        offset = log.stat().st_size if log.exists() else 0
         supervisor = LearnerSupervisor(run_dir, config, demos, resume=resume)
+        _echo_learner_notes(log, offset)
         return _LearnerRun(
             ZmqActorEndpoint(
                 supervisor.address, heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s,
@@ -251,9 +284,38 @@ def _start_learner(
         heartbeat_interval_s=interval_s, heartbeat_timeout_s=timeout_s
     )
     learner = build_learner(run_dir, learner_end, demos_path=demos, resume=resume)
-    thread = threading.Thread(target=learner.run, name="learner", daemon=True)  # type: ignore[attr-defined]
+    errors: list[str] = []
+
+    def run_learner() -> None:
+        try:
+            learner.run()  # type: ignore[attr-defined]
+        except Exception as err:  # the run must end non-zero, not print and exit 0
+            import traceback
+
+            with (run_dir / "learner.log").open("a") as log:
+                traceback.print_exc(file=log)
+            errors.append(f"learner thread failed: {type(err).__name__}: {err}")
+
+    thread = threading.Thread(target=run_learner, name="learner", daemon=True)
     thread.start()
-    return _LearnerRun(transport, thread=thread)
+    return _LearnerRun(transport, thread=thread, thread_error=errors)
+
+
+_NOTES = ("replay: skipping", "resume: skipping", "resume: no checkpoint", "resume: restored")
+
+
+def _echo_learner_notes(log: Path, offset: int) -> None:
+    """Show on the console what the learner skipped while it came up (damaged demos, an
+    unreadable checkpoint) and what it resumed from; the child's output goes to learner.log."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return
+    for line in text.splitlines():
+        if line.startswith(_NOTES):
+            print(f"learner: {line}", file=sys.stderr, flush=True)
 
 
 def _open_episode_store(
@@ -306,7 +368,9 @@ def _train_online(
     progress: bool,
     resume: bool = False,
     session: DashboardSession | None = None,
-) -> tuple[Any, ActorStats]:
+) -> tuple[Any, ActorStats, int]:
+    """Actor here + learner (process or thread); returns the policy, the actor's counters and
+    how many times the learner process died and was restarted."""
     rt, tr = config.runtime, config.train
     set_phase(session, "starting the learner")
     learner = _start_learner(config, run_dir, demos, resume=resume)
@@ -382,6 +446,8 @@ def _train_online(
             actor.stop_requested = True
         if session is not None:
             session.pace()
+        if learner.thread_error:  # nothing learns any more: end the run, say why below
+            actor.stop_requested = True
         if learner.supervisor is not None:
             _supervise(learner.supervisor, actor, pause=rt.on_learner_loss == "pause")
         if (
@@ -418,10 +484,13 @@ def _train_online(
         actor_metrics.close()
         eval_metrics.close()
         eval_env.close()
+    failure = learner.failure(run_dir)
+    if failure is not None:
+        raise LearnerError(failure)
     if policy_path.exists():
         tensors, _meta = load_policy(policy_path)
         policy.load_state_dict(tensors)
-    return policy, stats
+    return policy, stats, learner.supervisor.restarts if learner.supervisor else 0
 
 
 @contextlib.contextmanager

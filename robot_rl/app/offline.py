@@ -10,7 +10,7 @@ from tqdm import tqdm
 from robot_rl.agents.bc import BC
 from robot_rl.app.build import fit_state_normalizer, make_replay
 from robot_rl.config import config_hash
-from robot_rl.data.episode_store import EpisodeStore
+from robot_rl.data.episode_store import EpisodeStore, EpisodeStoreError
 from robot_rl.envs.spec import ObsSpec
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.checkpoint import save_policy
@@ -31,9 +31,10 @@ def train_bc(
         raise ValueError(
             "agent 'bc' needs demonstrations: set demos.num_episodes > 0 or pass --demos"
         )
-    episodes = list(EpisodeStore.open(demos).iter_episodes())
+    # A damaged demo is skipped, named on stderr; the rest still teach.
+    episodes = [ep for _id, ep in EpisodeStore.open(demos).readable_episodes()]
     if not episodes:
-        raise ValueError(f"demo store {demos} holds no episodes")
+        raise EpisodeStoreError(f"{demos}: the demo store holds no readable episode")
     buffer = make_replay(spec, action_dim, sum(len(e) for e in episodes), seed=config.seed)
     for episode in episodes:
         buffer.add_episode(episode)

@@ -20,7 +20,20 @@ from robot_rl.run_config import RunConfig
 
 
 class LearnerStartError(RuntimeError):
-    """The learner process did not come up."""
+    """The learner process did not come up (or kept dying); the message is one line."""
+
+
+def last_error_line(log_path: Path) -> str:
+    """The last line of a learner log that says what went wrong (an exception's message)."""
+    try:
+        lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines()]
+    except OSError:
+        return "(no learner.log)"
+    lines = [line for line in lines if line]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line or line.startswith("error"):
+            return line
+    return lines[-1] if lines else "(learner.log is empty)"
 
 
 def spawn_learner(
@@ -75,8 +88,11 @@ def start_learner_process(
     deadline = time.monotonic() + config.runtime.startup_timeout_s
     while not info_path.exists():
         if proc.poll() is not None:
-            tail = (run_dir / "learner.log").read_text()[-3000:]
-            raise LearnerStartError(f"learner process exited with code {proc.returncode}:\n{tail}")
+            log = run_dir / "learner.log"
+            raise LearnerStartError(
+                f"learner process exited with code {proc.returncode}: {last_error_line(log)} "
+                f"(see {log})"
+            )
         if time.monotonic() > deadline:
             proc.kill()
             raise LearnerStartError(
@@ -117,9 +133,10 @@ class LearnerSupervisor:
             return False
         limit = self.config.runtime.max_learner_restarts
         if self.restarts >= limit:
+            log = self.run_dir / "learner.log"
             raise LearnerStartError(
-                f"learner died (exit code {self.proc.returncode}) after {limit} restarts; "
-                f"see {self.run_dir / 'learner.log'}"
+                f"learner died (exit code {self.proc.returncode}) after {limit} restarts: "
+                f"{last_error_line(log)} (see {log})"
             )
         self.restarts += 1
         print(

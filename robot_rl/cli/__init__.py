@@ -80,6 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if not isinstance(err, _run_errors()):
+            raise  # a bug: its traceback is what a report needs
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+
+
+def _run_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean "the run could not do what was asked" (one line, exit 1), imported
+    only once one happened so that ``robot-rl --help`` stays fast."""
+    from robot_rl.app.demos import DemoRecordingError
+    from robot_rl.app.launch import LearnerError, LearnerStartError
+    from robot_rl.runtime.checkpoint import PolicyFileError
+
+    return (DemoRecordingError, LearnerError, LearnerStartError, PolicyFileError)
 
 
 __all__ = ["build_parser", "main"]

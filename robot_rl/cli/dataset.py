@@ -16,8 +16,11 @@ def _open(path: str) -> Any:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print a store's summary as JSON."""
-    print(json.dumps(_open(args.store).info(), indent=1, default=str))
+    """Print a store's summary as JSON; damaged episodes are named on stderr too."""
+    info = _open(args.store).info()
+    for item in info["damaged"]:
+        print(f"DAMAGED episode {item['episode']}: {item['error']}", file=sys.stderr)
+    print(json.dumps(info, indent=1, default=str))
     return 0
 
 
@@ -62,7 +65,8 @@ def cmd_export_lerobot(args: argparse.Namespace) -> int:
     from robot_rl.data.lerobot_export import export_lerobot
 
     info = export_lerobot(_open(args.store), Path(args.out), fps=args.fps, task=args.task)
-    print(json.dumps({k: info[k] for k in ("total_episodes", "total_frames", "fps")}))
+    keys = ("total_episodes", "total_frames", "fps", "skipped_episodes")
+    print(json.dumps({k: info[k] for k in keys}))
     return 0
 
 

@@ -62,15 +62,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 1
     _print_result(result)
-    return 0
+    return 1 if result.get("learner_restarts") else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a run's policy: success rate + mp4."""
     from robot_rl.app.build import configure_threads, make_env, make_policy
-    from robot_rl.envs.spec import spec_from_json
+    from robot_rl.config import config_hash
+    from robot_rl.envs.spec import read_spec_file
     from robot_rl.evaluate import evaluate
-    from robot_rl.runtime.checkpoint import load_policy
+    from robot_rl.runtime.checkpoint import PolicyFileError, load_policy
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -78,12 +79,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     config = load_run_config(run_dir / "config.yaml", args.set)
     configure_threads(config.runtime.torch_threads)
-    spec, action_dim = spec_from_json(
-        json.loads((run_dir / "spec.json").read_text()), where=str(run_dir / "spec.json")
-    )
+    spec, action_dim = read_spec_file(run_dir / "spec.json")
+    policy_path = run_dir / "policy.safetensors"
+    tensors, meta = load_policy(policy_path)
+    trained_with = meta.get("config_hash", "")
+    run_hash = config_hash(load_run_config(run_dir / "config.yaml", []))
+    if trained_with != run_hash:
+        why = (
+            f"{policy_path} was trained with config hash {trained_with or '(none)'}, but "
+            f"{run_dir / 'config.yaml'} hashes to {run_hash} (edited, or weights of another run)"
+        )
+        if not args.allow_config_mismatch:
+            print(f"error: {why}; --allow-config-mismatch evaluates it anyway", file=sys.stderr)
+            return 2
+        print(f"warning: {why}", file=sys.stderr)
     policy = make_policy(config, spec, action_dim)
-    tensors, meta = load_policy(run_dir / "policy.safetensors")
-    policy.load_state_dict(tensors)
+    try:
+        policy.load_state_dict(tensors)
+    except (RuntimeError, ValueError, KeyError) as err:  # torch: missing keys, size mismatch
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        telling = [line for line in lines if line.startswith(("size mismatch", "Missing", "Unexp"))]
+        first = (telling or lines or [type(err).__name__])[0][:300]
+        raise PolicyFileError(
+            f"{policy_path}: the weights do not fit the run's policy (spec.json and "
+            f"config.yaml): {first}"
+        ) from err
     env = make_env(config, seed=config.seed + 3)
     video = None if args.no_video else Path(args.video or run_dir / "eval" / "eval.mp4")
     result: dict[str, Any] = evaluate(
@@ -105,13 +125,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_learner(args: argparse.Namespace) -> int:
     """Run only the learner (e.g. on a GPU workstation)."""
-    from robot_rl.app.learner_main import serve_learner
+    import zmq
+
+    from robot_rl.app.learner_main import learner_config, serve_learner
     from robot_rl.runtime.curve_keys import CurveKeyError
     from robot_rl.runtime.transport_zmq import InsecureBindError
 
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        print(f"error: {run_dir} is not a run directory (no config.yaml)", file=sys.stderr)
+        return 2
+    from robot_rl.envs.spec import read_spec_file
+
+    learner_config(run_dir, args.set)  # a bad override is named first,
+    read_spec_file(run_dir / "spec.json")  # then a missing or garbage spec, before binding
     try:
         return serve_learner(
-            Path(args.run_dir),
+            run_dir,
             bind=args.bind,
             demos=Path(args.demos) if args.demos else None,
             overrides=args.set,
@@ -120,10 +150,41 @@ def cmd_learner(args: argparse.Namespace) -> int:
     except (InsecureBindError, CurveKeyError) as err:  # the socket's own refusals: one line
         print(f"learner: {err}", file=sys.stderr)
         return 2
+    except (zmq.ZMQError, OSError) as err:  # e.g. the port is in use, an unknown interface
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    except Exception as err:  # a learner facing the network must say why it stopped, briefly
+        if isinstance(err, _handled_by_main()):
+            raise  # the CLI's main says these in one line
+        import traceback
+
+        crash = run_dir / "learner-crash.log"
+        crash.write_text(traceback.format_exc())
+        print(
+            f"error: the learner stopped: {type(err).__name__}: {' '.join(str(err).split())} "
+            f"(traceback in {crash})",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _handled_by_main() -> tuple[type[Exception], ...]:
+    """The errors the CLI's main reports in one line by itself (config, episode store)."""
+    from robot_rl.config import ConfigError
+    from robot_rl.data.episode_store import EpisodeStoreError
+
+    return (ConfigError, EpisodeStoreError)
 
 
 def _print_result(result: dict[str, Any]) -> None:
-    print("\nrun finished")
+    restarts = int(result.get("learner_restarts", 0))
+    if restarts:
+        print(
+            f"\nrun incomplete: the learner died {restarts} time(s) and was restarted from its "
+            f"checkpoint (see {Path(result.get('run_dir', '.')) / 'learner.log'})"
+        )
+    else:
+        print("\nrun finished")
     for key in (
         "final_success_rate",
         "env_steps",
@@ -179,6 +240,11 @@ def add_run_commands(subparsers: Any, overrides: argparse.ArgumentParser) -> Non
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--video", help="mp4 path (default: RUN_DIR/eval/eval.mp4)")
     p.add_argument("--no-video", action="store_true")
+    p.add_argument(
+        "--allow-config-mismatch",
+        action="store_true",
+        help="evaluate even when the policy's config hash differs from the run's config.yaml",
+    )
     p.add_argument(
         "--stochastic",
         action="store_true",

@@ -19,9 +19,10 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -371,19 +372,71 @@ class EpisodeStore:
         for episode_id in self.episode_ids():
             yield self.read_episode(episode_id)
 
+    def readable_episodes(
+        self, *, on_skip: Callable[[str], None] | None = None
+    ) -> Iterator[tuple[int, Episode]]:
+        """(id, episode) of every committed episode that reads back; a damaged one is skipped
+        and ``on_skip`` gets one line naming it (default: printed to stderr)."""
+        for episode_id in self.episode_ids():
+            try:
+                episode = self.read_episode(episode_id)
+            except EpisodeStoreError as err:
+                line = f"skipping damaged episode {episode_id}: {' '.join(str(err).split())}"
+                if on_skip is None:
+                    print(line, file=sys.stderr, flush=True)
+                else:
+                    on_skip(line)
+                continue
+            yield episode_id, episode
+
+    def episode_summary(self, episode_id: int) -> tuple[int, bool]:
+        """(length, success) of an episode from its attributes, checked against the length of
+        its actions array (metadata only, no chunk is read); EpisodeStoreError names it."""
+        where = self._episodes_dir / episode_name(episode_id)
+        try:
+            group = self._episode_group(episode_id)
+            attrs = group_attrs(group)
+            length, success = attrs["length"], attrs["success"]
+            actions = group["actions"]
+            rows = actions.shape[0] if isinstance(actions, zarr.Array) else None
+        except EpisodeStoreError:
+            raise
+        except Exception as err:  # zarr metadata errors share no base class
+            raise EpisodeStoreError(
+                f"{where}: episode {episode_id} is damaged: {type(err).__name__}: {err}"
+            ) from err
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise EpisodeStoreError(f"{where}: episode {episode_id}: bad length {length!r}")
+        if rows != length:
+            raise EpisodeStoreError(
+                f"{where}: episode {episode_id}: attrs say {length} steps, actions hold {rows}"
+            )
+        return length, bool(success)
+
     def info(self) -> dict[str, Any]:
-        """Summary: episodes, transitions, successes, bytes on disk, spec and user attrs."""
+        """Summary: episodes, transitions, successes, bytes on disk, spec and user attrs.
+
+        Lengths come from each episode's attributes checked against its arrays' shapes; an
+        episode whose metadata does not read is left out of the counts and listed under
+        ``damaged`` (``{"episode", "error"}``); ``robot-rl dataset verify`` reads every chunk.
+        """
         ids = self.episode_ids()
         transitions = successes = 0
+        damaged: list[dict[str, Any]] = []
         for episode_id in ids:
-            attrs = self.episode_attrs(episode_id)
-            transitions += int(attrs["length"])
-            successes += bool(attrs["success"])
+            try:
+                length, success = self.episode_summary(episode_id)
+            except EpisodeStoreError as err:
+                damaged.append({"episode": episode_id, "error": " ".join(str(err).split())})
+                continue
+            transitions += length
+            successes += success
         size = tree_stats(self.path)[0]
         return {
             "path": str(self.path),
             "schema_version": self.schema_version,
             "episodes": len(ids),
+            "damaged": damaged,
             "transitions": transitions,
             "successes": successes,
             "bytes_on_disk": size,

@@ -20,13 +20,15 @@ Uses pyarrow for parquet; written by hand because LeRobot itself needs Python >=
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from robot_rl import keys
-from robot_rl.data.episode_store import EpisodeStore
+from robot_rl.data.episode_store import EpisodeStore, EpisodeStoreError
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -62,9 +64,16 @@ def _column(values: np.ndarray) -> Any:
 
 
 def export_lerobot(
-    store: EpisodeStore, out: Path, *, fps: float = 10.0, task: str | None = None
+    store: EpisodeStore,
+    out: Path,
+    *,
+    fps: float = 10.0,
+    task: str | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Write ``store`` as a LeRobotDataset v3.0 under ``out`` (a new directory); returns info."""
+    """Write ``store`` as a LeRobotDataset v3.0 under ``out`` (a new directory); returns info.
+
+    A damaged episode is left out and named to ``on_skip`` (default: stderr)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -80,8 +89,17 @@ def export_lerobot(
     frames: dict[str, list[np.ndarray]] = {k: [] for k in image_keys}
     stat_values: dict[str, list[np.ndarray]] = {}
     index = 0
-    for episode_index, episode_id in enumerate(store.episode_ids()):
-        ep = store.read_episode(episode_id)
+    skipped: list[str] = []
+
+    def skip(line: str) -> None:
+        skipped.append(line)
+        if on_skip is None:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            on_skip(line)
+
+    readable = store.readable_episodes(on_skip=skip)
+    for episode_index, (episode_id, ep) in enumerate(readable):
         steps = len(ep)
         per_frame: dict[str, np.ndarray] = {
             "action": ep.actions,
@@ -131,6 +149,10 @@ def export_lerobot(
             episodes.setdefault(name, []).append(value)
         index += steps
 
+    if not columns:
+        raise EpisodeStoreError(
+            f"{store.path}: no readable episode to export ({len(skipped)} damaged)"
+        )
     data_path = out / DATA_PATH.format(chunk_index=0, file_index=0)
     data_path.parent.mkdir(parents=True)
     pq.write_table(pa.table({k: _column(np.stack(vs)) for k, vs in columns.items()}), data_path)
@@ -183,4 +205,4 @@ def export_lerobot(
     (meta / "info.json").write_text(json.dumps(info, indent=2))
     stats = {name: _stats(np.concatenate(vs)) for name, vs in stat_values.items() if vs}
     (meta / "stats.json").write_text(json.dumps(stats, indent=2))
-    return info
+    return {**info, "skipped_episodes": len(skipped)}

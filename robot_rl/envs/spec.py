@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 
@@ -44,4 +47,26 @@ def spec_from_json(data: dict[str, object], *, where: str = "spec.json") -> tupl
         }
     except (KeyError, TypeError, ValueError, AssertionError) as err:
         raise ValueError(f"{where}: malformed observation spec ({err!r})") from err
+    return spec, action_dim
+
+
+def read_spec_file(path: Path) -> tuple[ObsSpec, int]:
+    """A run's ``spec.json``; ConfigError (one line, naming the file) when it is missing,
+    not JSON, or not a spec."""
+    from robot_rl.config import ConfigError
+
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: not found (the run directory has no observation spec)") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path}: not a JSON observation spec ({err})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    try:
+        spec, action_dim = spec_from_json(data, where=str(path))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    if action_dim < 1 or any(d < 1 for shape, _ in spec.values() for d in shape) or not spec:
+        raise ConfigError(f"{path}: action_dim and every observation size must be >= 1")
     return spec, action_dim

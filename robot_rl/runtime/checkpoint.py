@@ -13,6 +13,10 @@ from safetensors.torch import load_file, save_file
 _CKPT = re.compile(r"^ckpt_(\d{9})\.pt$")
 
 
+class PolicyFileError(ValueError):
+    """A policy weights file is missing, truncated, not safetensors, or does not fit."""
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     write(tmp)
@@ -61,11 +65,27 @@ def save_policy(
 
 
 def load_policy(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read policy weights and their metadata from a safetensors file."""
+    """Read policy weights and their metadata from a safetensors file.
+
+    Raises PolicyFileError naming the file when it is missing or not readable safetensors
+    (empty, truncated, a pickle), or when a tensor holds NaN or inf (such weights would only
+    make the safety layer hold the arm); safetensors never runs code from the file.
+    """
     if not path.is_file():
-        raise FileNotFoundError(f"policy weights not found: {path}")
+        raise PolicyFileError(f"{path}: policy weights not found")
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata() or {})
-    return load_file(str(path)), metadata
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+        tensors = load_file(str(path))
+    except Exception as err:  # safetensors raises its own error type, OSError or ValueError
+        size = path.stat().st_size
+        raise PolicyFileError(
+            f"{path}: not a readable safetensors policy file ({size} bytes; "
+            f"{type(err).__name__}: {' '.join(str(err).split())})"
+        ) from err
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise PolicyFileError(f"{path}: tensor {name!r} holds NaN or inf values")
+    return tensors, metadata

@@ -68,7 +68,7 @@ def test_only_camera_jitter_moves_the_image_a_little() -> None:
 
 
 def test_bad_range_is_named() -> None:
-    with pytest.raises(ConfigError, match=r"env.randomize: camera_pos: must be a finite number"):
+    with pytest.raises(ConfigError, match=r"env\.randomize\.camera_pos: must be >= 0, got -1\.0"):
         from_dict(TwinConfig, {"randomize": {"camera_pos": -1.0}}, path="env")
     with pytest.raises(ConfigError, match=r"env.randomize.colour: unknown key"):
         from_dict(TwinConfig, {"randomize": {"colour": 1}}, path="env")
