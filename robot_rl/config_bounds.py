@@ -108,6 +108,7 @@ BOUNDS: dict[str, dict[str, str]] = {
     },
     "TrainConfig": {
         "env_steps": _ONE_UP,
+        "max_wall_s": _NON_NEG,
         "learning_starts": _NON_NEG,
         "replay_capacity": _ONE_UP,
         "intervention_capacity": _NON_NEG,
@@ -173,6 +174,9 @@ BOUNDS: dict[str, dict[str, str]] = {
         "torch_threads": _ONE_UP,
         "startup_timeout_s": _POS,
         "max_learner_restarts": _NON_NEG,
+        "num_actors": _ONE_UP,
+        "max_actor_restarts": _NON_NEG,
+        "ray_actor_cpus": _POS,
     },
     # ---- configs of other commands (reward, reset-free, the real cell)
     "RewardConfig": {"lift_height": _POS, "intervention_penalty": _NON_NEG},
