@@ -194,7 +194,7 @@ def test_ray_settings_are_checked_on_load(tmp_path: Path) -> None:
     path.write_text("runtime:\n  num_actors: 2\n")
     with pytest.raises(ConfigError, match=r"runtime.*num_actors > 1 needs engine: ray"):
         load_yaml(RunConfig, path)
-    with pytest.raises(ConfigError, match=r"runtime.*ray_actor_cpus must be > 0"):
+    with pytest.raises(ConfigError, match=r"runtime.ray_actor_cpus: must be > 0, got 0"):
         load_yaml(RunConfig, path, overrides=["runtime.engine=ray", "runtime.ray_actor_cpus=0"])
     config = load_yaml(RunConfig, path, overrides=["runtime.engine=ray"])
     assert config.runtime.num_actors == 2
