@@ -24,13 +24,21 @@ REASONS = (
     "obs_shape",
     "obs_dtype",
     "obs_nonfinite",
+    "obs_range",  # a float entry beyond MAX_ABS_VALUE
     "action_shape",  # not float32 (A,) with the run's A
     "action_nonfinite",
-    "reward",  # not a finite float
+    "action_range",  # outside the action space [-1, 1]
+    "reward",  # not a finite float, or beyond MAX_ABS_VALUE
     "flags",  # terminated / truncated / intervened not bools
     "source",
     "t",  # negative, or first_obs present when and only when t == 0 violated
 )
+
+
+# Finite but absurd values poison an update as surely as NaN: 1e30 squared overflows float32
+# in the critic's LayerNorm. No sensor, reward or normalised quantity of a cell comes near this.
+MAX_ABS_VALUE = 1e6
+ACTION_LIMIT = 1.0 + 1e-5  # actions live in [-1, 1] (float rounding allowed)
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,14 @@ class StepChecker:
             )
         if not np.isfinite(action).all():
             return StepRejection("action_nonfinite", "action has non-finite values")
+        if np.abs(action).max(initial=0.0) > ACTION_LIMIT:
+            return StepRejection("action_range", "action has entries outside [-1, 1]")
         reward: Any = getattr(step, "reward", None)
-        if type(reward) not in (float, int) or not math.isfinite(reward):
+        if (
+            type(reward) not in (float, int)
+            or not math.isfinite(reward)
+            or abs(reward) > MAX_ABS_VALUE
+        ):
             return StepRejection("reward", f"reward must be a finite float, got {reward!r:.40}")
         for name in ("terminated", "truncated", "intervened"):
             if type(getattr(step, name, None)) is not bool:
@@ -112,7 +126,11 @@ class StepChecker:
         for key in self._float_keys:
             if not np.isfinite(obs[key]).all():
                 return StepRejection("obs_nonfinite", f"{where}[{key!r}] has non-finite values")
+            if np.abs(obs[key]).max(initial=0.0) > MAX_ABS_VALUE:
+                return StepRejection(
+                    "obs_range", f"{where}[{key!r}] has entries beyond {MAX_ABS_VALUE:g}"
+                )
         return None
 
 
-__all__ = ["REASONS", "StepChecker", "StepRejection"]
+__all__ = ["ACTION_LIMIT", "MAX_ABS_VALUE", "REASONS", "StepChecker", "StepRejection"]

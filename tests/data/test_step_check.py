@@ -41,6 +41,7 @@ CHECKER = StepChecker(SPEC, 3)
 @pytest.mark.parametrize("t", [0, 1, 7])
 def test_a_step_of_the_run_passes(t: int) -> None:
     assert CHECKER.check(step(t)) is None
+    assert CHECKER.check(step(t, action=np.array([1, -1, 0.5], np.float32))) is None
 
 
 NAN_STATE = np.array([0, 0, np.nan, 0, 0], np.float32)
@@ -60,6 +61,10 @@ CASES = {
     "action dtype": (step(action=np.zeros(3, np.float64)), "action_shape"),
     "action rank": (step(action=np.zeros((1, 3), np.float32)), "action_shape"),
     "nan action": (step(action=np.array([0, np.nan, 0], np.float32)), "action_nonfinite"),
+    "huge action": (step(action=np.full(3, 1e30, np.float32)), "action_range"),
+    "action past 1": (step(action=np.array([0, -1.01, 0], np.float32)), "action_range"),
+    "huge state": (step(next_obs=with_state(np.full(5, 1e30, np.float32))), "obs_range"),
+    "huge reward": (step(reward=1e30), "reward"),
     "nan reward": (step(reward=float("nan")), "reward"),
     "str reward": (step(reward="1"), "reward"),
     "int done": (step(terminated=1), "flags"),
