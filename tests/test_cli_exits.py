@@ -25,27 +25,14 @@ from robot_rl.cli import main
 from robot_rl.config import from_dict, save_yaml
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.checkpoint import list_checkpoints
+from tests.tiny_run import tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny(tmp: Path, **sections: dict[str, object]) -> dict[str, object]:
     """A run config mapping that trains in a few seconds."""
-    data: dict[str, dict[str, object] | str] = {
-        "name": "exits",
-        "runs_dir": str(tmp),
-        "env": {"obs_mode": "state", "max_episode_steps": 20},
-        "sac": {"critic_ensemble_size": 2, "utd_ratio": 1, "batch_size": 16,
-                "hidden_dims": [32, 32]},
-        "demos": {"num_episodes": 2},
-        "train": {"env_steps": 60, "learning_starts": 20, "weights_push_every": 10,
-                  "checkpoint_every": 20, "eval_every": 0, "final_eval_episodes": 1,
-                  "max_steps_ahead": 20, "video": False},
-        "runtime": {"transport": "zmq", "heartbeat_timeout_s": 3.0},
-    }  # fmt: skip
-    for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}  # type: ignore[dict-item]
-    return data
+    return tiny_run(tmp, "exits", **sections)
 
 
 def write_config(tmp: Path, **sections: dict[str, object]) -> Path:

@@ -27,6 +27,7 @@ from robot_rl.app.learner_main import online_stores  # noqa: E402
 from robot_rl.config import from_dict  # noqa: E402
 from robot_rl.data.episode_store import EpisodeStore  # noqa: E402
 from robot_rl.run_config import RunConfig  # noqa: E402
+from tests.tiny_run import tiny_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +39,9 @@ def ray_session() -> Iterator[None]:
 
 
 def ray_config(tmp_path: Path, *, num_actors: int = 2, **train: Any) -> RunConfig:
-    return from_dict(
-        RunConfig,
-        {
-            "name": "ray",
-            "runs_dir": str(tmp_path),
-            "env": {"obs_mode": "state", "max_episode_steps": 20},
-            "sac": {"critic_ensemble_size": 2, "utd_ratio": 1, "batch_size": 16,
-                    "hidden_dims": [32, 32]},
-            "demos": {"num_episodes": 2},
-            "train": {"env_steps": 240, "learning_starts": 20, "weights_push_every": 10,
-                      "checkpoint_every": 30, "eval_every": 0, "final_eval_episodes": 1,
-                      "max_steps_ahead": 40, "video": False, **train},
-            "runtime": {"engine": "ray", "num_actors": num_actors, "ray_actor_cpus": 0.5,
-                        "heartbeat_timeout_s": 3.0},
-        },
-    )  # fmt: skip
+    train = {"env_steps": 240, "checkpoint_every": 30, "max_steps_ahead": 40, **train}
+    runtime = {"engine": "ray", "num_actors": num_actors, "ray_actor_cpus": 0.5}
+    return from_dict(RunConfig, tiny_run(tmp_path, "ray", train=train, runtime=runtime))
 
 
 def stored(run_dir: Path) -> dict[str, list[Any]]:

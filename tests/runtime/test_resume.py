@@ -21,25 +21,15 @@ from robot_rl.run_config import RunConfig
 from robot_rl.runtime.checkpoint import list_checkpoints, save_checkpoint
 from robot_rl.runtime.metrics import read_jsonl
 from robot_rl.runtime.resume import check_resumable, latest_checkpoint
+from tests.tiny_run import tiny_run
 from tests.waiting import wait_for
 
 
 def tiny_config(tmp_path: Path, **train: int) -> RunConfig:
     return from_dict(
         RunConfig,
-        {
-            "name": "r",
-            "runs_dir": str(tmp_path),
-            "env": {"obs_mode": "state", "max_episode_steps": 20},
-            "sac": {"critic_ensemble_size": 2, "utd_ratio": 1, "batch_size": 16,
-                    "hidden_dims": [32, 32]},
-            "demos": {"num_episodes": 2},
-            "train": {"env_steps": 160, "learning_starts": 20, "weights_push_every": 10,
-                      "checkpoint_every": 30, "eval_every": 0, "final_eval_episodes": 1,
-                      "max_steps_ahead": 20, "video": False, **train},
-            "runtime": {"transport": "zmq", "heartbeat_timeout_s": 3.0},
-        },
-    )  # fmt: skip
+        tiny_run(tmp_path, "r", train={"env_steps": 160, "checkpoint_every": 30, **train}),
+    )
 
 
 def test_config_difference_is_named_and_env_steps_may_change(tmp_path: Path) -> None:
