@@ -20,20 +20,15 @@ from pathlib import Path
 import sys
 import time
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
 import rclpy
 from rclpy.node import Node
 from robot_rl.ros_compat.bag import ACTION_TOPIC
 from robot_rl.ros_compat.observed_bag import observed_groups
 from robot_rl_ros.ros_io import (
-    COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS)
-from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float32MultiArray, Float64
+    CELL_MESSAGE_TYPES, COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session,
+    SENSOR_QOS)
+from std_msgs.msg import Float32MultiArray
 from std_srvs.srv import Trigger
-
-_TYPES = {'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/JointState': JointState,
-          'geometry_msgs/msg/PoseStamped': PoseStamped,
-          'geometry_msgs/msg/TwistStamped': TwistStamped, 'std_msgs/msg/Float64': Float64}
 
 
 class BagPlayNode(Node):
@@ -52,7 +47,8 @@ class BagPlayNode(Node):
             for topic, msgtype, _raw in group.messages:
                 if topic not in self.pubs:
                     qos = COMMAND_QOS if topic == cell.reward_topic else SENSOR_QOS
-                    self.pubs[topic] = self.create_publisher(_TYPES[msgtype], topic, qos)
+                    self.pubs[topic] = self.create_publisher(
+                        CELL_MESSAGE_TYPES[msgtype], topic, qos)
         self.create_service(Trigger, cell.reset_service, self._on_reset)
         self.create_subscription(Float32MultiArray, ACTION_TOPIC, self._on_action, COMMAND_QOS)
 

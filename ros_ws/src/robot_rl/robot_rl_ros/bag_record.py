@@ -14,19 +14,13 @@ from pathlib import Path
 import sys
 import time
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
 import rclpy
 from rclpy.node import Node
 from robot_rl.ros_compat.bag import cell_topics, jazzy_typestore
 from robot_rl_ros.ros_io import (
-    COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS)
+    CELL_MESSAGE_TYPES, COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session,
+    SENSOR_QOS)
 from rosbags.rosbag2 import StoragePlugin, Writer
-from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64
-
-_TYPES = {'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/JointState': JointState,
-          'geometry_msgs/msg/PoseStamped': PoseStamped,
-          'geometry_msgs/msg/TwistStamped': TwistStamped, 'std_msgs/msg/Float64': Float64}
 
 
 class BagRecordNode(Node):
@@ -36,7 +30,7 @@ class BagRecordNode(Node):
         super().__init__('robot_rl_bag_record')
         declare_cell_parameters(self)
         cell = load_cell_config(self)
-        topics = {t: m for t, m in cell_topics(cell).items() if m in _TYPES}
+        topics = {t: m for t, m in cell_topics(cell).items() if m in CELL_MESSAGE_TYPES}
         topics[cell.command_topic] = ('geometry_msgs/msg/PoseStamped'
                                       if cell.command_mode == 'pose'
                                       else 'geometry_msgs/msg/TwistStamped')
@@ -49,7 +43,7 @@ class BagRecordNode(Node):
         for topic, msgtype in topics.items():
             connection = self.writer.add_connection(topic, msgtype, typestore=typestore)
             self.create_subscription(
-                _TYPES[msgtype], topic,
+                CELL_MESSAGE_TYPES[msgtype], topic,
                 lambda raw, c=connection, t=topic: self._write(c, t, raw),
                 SENSOR_QOS if topic in sensors else COMMAND_QOS, raw=True)
 

@@ -15,6 +15,7 @@ from robot_rl.config import load_yaml
 from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell, with_cameras
 from robot_rl.safety.config import SafetyConfig
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64
 
 # Sensor data: only the newest sample matters; a late frame is worse than a dropped one.
 SENSOR_QOS = QoSProfile(
@@ -30,6 +31,11 @@ COMMAND_QOS = QoSProfile(
     depth=10,
     durability=DurabilityPolicy.VOLATILE,
 )
+# The cell's message types by their ROS name, as a bag stores them (bag_record, bag_play).
+CELL_MESSAGE_TYPES = {
+    'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/JointState': JointState,
+    'geometry_msgs/msg/PoseStamped': PoseStamped,
+    'geometry_msgs/msg/TwistStamped': TwistStamped, 'std_msgs/msg/Float64': Float64}
 _TYPECODES = {np.dtype(np.uint8): 'B', np.dtype(np.float64): 'd', np.dtype(np.float32): 'f'}
 
 
