@@ -172,6 +172,7 @@ BOUNDS: dict[str, dict[str, str]] = {
         "heartbeat_interval_s": _POS,
         "heartbeat_timeout_s": _POS,
         "torch_threads": _ONE_UP,
+        "learner_nice": "[0, 19]",
         "startup_timeout_s": _POS,
         "max_learner_restarts": _NON_NEG,
         "num_actors": _ONE_UP,

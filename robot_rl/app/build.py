@@ -24,6 +24,19 @@ def configure_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def lower_priority(nice: int) -> int:
+    """Run the calling thread (and the threads it starts) ``nice`` levels nicer; the new level.
+
+    On Linux a nice level belongs to a thread, so call this in the thread that does the work
+    (the learner's update loop), before it starts its helpers. Raising one's own nice level
+    needs no privilege; 0 changes nothing.
+    """
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > 0:
+        os.setpriority(os.PRIO_PROCESS, 0, min(19, current + nice))
+    return int(os.getpriority(os.PRIO_PROCESS, 0))
+
+
 def make_env(config: RunConfig, *, seed: int | None = None) -> gym.Env:
     """The env of a run: the twin task ``config.task`` (the real cell comes through the ROS
     adapter), or the Gymnasium env named by ``config.env.entry_point`` (no safety layer).

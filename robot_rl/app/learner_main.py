@@ -228,6 +228,9 @@ def serve_learner(
     os.replace(tmp, run_dir / "learner.json")
     auth = "CURVE" if curve is not None else "no authentication, loopback only"
     print(f"learner listening on {endpoint.address} ({auth})", flush=True)
+    from robot_rl.app.build import lower_priority
+
+    lower_priority(config.runtime.learner_nice)  # the actor's control loop comes first
     try:
         learner.run()  # type: ignore[attr-defined]
     finally:

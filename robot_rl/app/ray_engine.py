@@ -174,6 +174,7 @@ class ActorWorker:
             "node_id": _node_id(),
             "discarded_tmp_groups": len(self.discarded),
             "transport": dict(self.transport.stats),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the acting thread's level
         }
 
 
@@ -197,6 +198,8 @@ class LearnerWorker:
         )
         rt = config.runtime
         configure_threads(rt.torch_threads)
+        self._nice = rt.learner_nice
+        self._update_nice: int | None = None  # the update loop's nice level, once running
         # A restarted learner continues as `train --resume` does: newest checkpoint, replay
         # rebuilt from the actors' committed episodes.
         self.restored = resume or ray.get_runtime_context().was_current_actor_reconstructed
@@ -244,10 +247,16 @@ class LearnerWorker:
             "node_id": _node_id(),
             "device": str(getattr(lr.agent, "device", "cpu")),
             "transport": dict(self.endpoint.stats),
+            "nice": self._update_nice,
         }
 
     def run(self) -> dict[str, Any]:
         """Serve the actors until stopped; the final counters."""
+        from robot_rl.app.build import lower_priority
+
+        # Ray runs this method in a thread of its own: the nice level is set for that thread,
+        # the one that updates, so the actors' control loops come first on shared cores.
+        self._update_nice = lower_priority(self._nice)
         self.learner.run()
         return self.progress()
 
@@ -399,6 +408,7 @@ def train_online_ray(
         "learner_device": final["device"],
         "learner_restored": final["restored"],
         "learner_node_id": final["node_id"],
+        "learner_nice": final["nice"],
         "train_success_rate_last20": sum(r["success_rate_last20"] for r in per_actor) / n,
         "actor_restarts": sum(actor_restarts),
         "learner_restarts": learner_restarts,

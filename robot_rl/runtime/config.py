@@ -80,6 +80,12 @@ class RuntimeConfig:
     """A peer silent for this long is considered gone."""
     torch_threads: int = 1
     """Torch intra-op threads per process (actor and learner share the CPU)."""
+    learner_nice: int = 5
+    """Nice levels the learner's update loop runs below the actors (0-19; Linux/macOS). The
+    actors run the control loop and keep its period; the learner's updates can wait. With
+    pacing on (``train.updates_per_env_step``) the actors wait for the learner anyway, so the
+    ratio holds; with more busy processes than cores (twin actors on a laptop, another job
+    on the workstation) the actors get the CPU first. 0: same priority."""
     device: str = "auto"
     """Learner device: auto (CUDA when present), cpu or cuda[:N]."""
     startup_timeout_s: float = 120.0

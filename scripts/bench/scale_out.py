@@ -15,6 +15,9 @@ Figures:
   ``1 - ray(1) / zmq`` (the fraction of one actor's throughput Ray costs);
   ``overhead_ms_per_step`` = 1000 / ray(1) - 1000 / zmq.
 - ``success_at_equal_wall``: final success of 1 and 2 actors after ``--wall-s`` of training.
+- ``learner_updates``: the learner's updates in each run: on 2 cores the actors' gain is
+  the learner's loss, since it runs ``runtime.learner_nice`` levels below them
+  (``--learner-nice 0``: same priority).
 - ``actor_restarts_ok``: an actor SIGKILLed mid-episode was restarted, the run reached its
   whole budget, every episode committed before the kill is still there and readable, no
   half-written group is left, and the learner dropped no step.
@@ -38,6 +41,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+LEARNER_NICE: dict[str, Any] = {}  # --learner-nice: runtime.learner_nice of every run
+
+
 def log(msg: str) -> None:
     print(f"[scale_out] {msg}", file=sys.stderr, flush=True)
 
@@ -50,7 +56,7 @@ def base_config(root: Path, name: str, **overrides: Any) -> Any:
         "name": name, "runs_dir": str(root), "train.eval_every": 0,
         "train.final_eval_episodes": 2, "train.video": "false",
         "train.updates_per_env_step": 0, "train.learning_starts": 100,
-        **overrides,
+        **LEARNER_NICE, **overrides,
     }  # fmt: skip
     repo = Path(__file__).resolve().parents[2]
     return load_yaml(
@@ -222,7 +228,13 @@ def main() -> int:
     parser.add_argument("--wall-s", type=float, default=90.0, help="success_at_equal_wall budget")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats (median)")
     parser.add_argument("--quick", action="store_true", help="600 steps per actor, 40 s budget")
+    parser.add_argument(
+        "--learner-nice", type=int, default=None,
+        help="runtime.learner_nice of every run (default: the config's)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.learner_nice is not None:
+        LEARNER_NICE["runtime.learner_nice"] = args.learner_nice
     steps, wall_s = (600, 40.0) if args.quick else (args.steps_per_actor, args.wall_s)
 
     import ray
@@ -268,6 +280,7 @@ def main() -> int:
         "actor_restart": restart,
         "steps_per_actor": steps,
         "zmq_nice_offset": nice,
+        "learner_nice": base_config(root, "x").runtime.learner_nice,
         "cpus": os.cpu_count(),
     }
     print(json.dumps(out))

@@ -29,8 +29,9 @@ TOKEN = "launch-token-for-the-test"
 HB = {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 5.0}
 
 
-def make_run(tmp_path: Path) -> tuple[Path, str]:
-    """A run directory with config.yaml and spec.json (state (4,), 2-D actions); its hash."""
+def make_run(tmp_path: Path, **runtime: object) -> tuple[Path, str]:
+    """A run directory with config.yaml and spec.json (state (4,), 2-D actions); its hash.
+    ``runtime``: more ``runtime.*`` fields."""
     config = from_dict(
         RunConfig,
         {
@@ -38,7 +39,7 @@ def make_run(tmp_path: Path) -> tuple[Path, str]:
             "runs_dir": str(tmp_path),
             "env": {"obs_mode": "state"},
             "sac": {"critic_ensemble_size": 2, "batch_size": 8, "hidden_dims": [16, 16]},
-            "runtime": {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 5.0},
+            "runtime": {"heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 5.0, **runtime},
         },
     )
     run = tmp_path / "run"

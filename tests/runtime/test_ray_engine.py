@@ -76,6 +76,10 @@ def test_two_actors_feed_one_learner_with_whole_episodes(tmp_path: Path, ray_ses
     assert not np.allclose(first[0], first[1])
     assert (run_dir / "policy.safetensors").is_file()
     assert json.loads((run_dir / "result.json").read_text())["actor_restarts"] == 0
+    # The learner updates runtime.learner_nice levels below the actors' control loops.
+    nice = RunConfig().runtime.learner_nice
+    assert nice > 0
+    assert [min(19, a["nice"] + nice) for a in result["actors"]] == [result["learner_nice"]] * 2
 
 
 def _find_actor(name: str) -> Any:
