@@ -353,7 +353,12 @@ class ScriptedIntervenerConfig:
 
 
 class ScriptedIntervener:
-    """HumanSource for the twin driven by ground truth and the scripted expert."""
+    """HumanSource for the twin driven by ground truth and the scripted expert.
+
+    It takes over when the policy is off track: moving away from its goal (the cube; on peg
+    insertion, the peg tip from the hole) or stuck, before it is engaged (grasped; inserted),
+    and hands back after ``takeover_steps``. The expert replans from the scene it takes over.
+    """
 
     def __init__(
         self,
@@ -366,8 +371,9 @@ class ScriptedIntervener:
     ) -> None:
         if expert_factory is None:
             from robot_rl_sim import ScriptedExpert
+            from robot_rl_sim.peg import PegExpert, PegInsertEnv
 
-            expert_factory = ScriptedExpert
+            expert_factory = PegExpert if isinstance(env, PegInsertEnv) else ScriptedExpert
         self.env = env
         self.config = config or ScriptedIntervenerConfig()
         self.expert = expert_factory(env, noise_std=noise_std, seed=seed)
@@ -384,16 +390,25 @@ class ScriptedIntervener:
         self.interventions = 0
         self.expert.reset()
 
+    @staticmethod
+    def _progress(gt: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(what moves, where it must go, engaged) from the twin's ground truth: the TCP and
+        the cube (engaged: grasped) for the pick tasks, the peg tip and the hole (engaged:
+        inserted) for peg insertion."""
+        if "hole_pos" in gt:
+            return np.asarray(gt["peg_tip"]), np.asarray(gt["hole_pos"]), gt["insertion"] > 0
+        return np.asarray(gt["tcp_pos"]), np.asarray(gt["cube_pos"]), bool(gt["grasped"])
+
     def _off_track(self, gt: dict[str, Any]) -> bool:
         c = self.config
-        tcp = np.asarray(gt["tcp_pos"])
-        dist = float(np.linalg.norm(tcp - np.asarray(gt["cube_pos"])))
+        tcp, goal, engaged = self._progress(gt)
+        dist = float(np.linalg.norm(tcp - goal))
         self._away = self._away + 1 if self._dist and dist > self._dist[-1] + 1e-4 else 0
         self._dist.append(dist)
         self._tcp.append(tcp)
-        if self._away >= c.away_steps and not gt["grasped"]:
+        if self._away >= c.away_steps and not engaged:
             return True
-        if len(self._tcp) > c.stuck_steps and not gt["grasped"]:
+        if len(self._tcp) > c.stuck_steps and not engaged:
             travel = float(np.linalg.norm(self._tcp[-1] - self._tcp[-1 - c.stuck_steps]))
             return travel < c.stuck_distance
         return False

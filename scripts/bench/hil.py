@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import tempfile
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from robot_rl_sim.tasks import get_task
 
 from robot_rl.app.build import configure_threads, env_spec, make_env, make_policy
 from robot_rl.app.demos import record_demos
@@ -51,7 +54,9 @@ def run_arm(
     target: float,
     eval_every: int,
     eval_episodes: int,
+    final_episodes: int = 50,
 ) -> dict[str, Any]:
+    configure_threads(1)
     run_dir = root / ("hil" if hil else "plain")
     run_dir.mkdir(parents=True)
     save_yaml(config, run_dir / "config.yaml")
@@ -69,8 +74,9 @@ def run_arm(
     mixer = None
     if hil:
         person = ScriptedIntervener(
-            env.unwrapped, config=ScriptedIntervenerConfig(), seed=config.seed
-        )
+            env.unwrapped, config=ScriptedIntervenerConfig(), seed=config.seed,
+            expert_factory=get_task(config.task).make_expert,
+        )  # fmt: skip
         mixer = InterventionMixer(action_dim, config=HilConfig(rlif=rlif), source=person)
     rates: list[float] = []
     reached: list[int] = []  # first deterministic evaluation at or above target
@@ -104,6 +110,7 @@ def run_arm(
     stats = actor.run(tr.env_steps)
     transport.send(Control(command="stop"))
     thread.join(timeout=60)
+    final = evaluate(eval_env, policy, episodes=final_episodes, seed=config.seed + 10_000)
     env.close()
     eval_env.close()
     chunk = max(1, len(rates) // 10)
@@ -111,6 +118,7 @@ def run_arm(
     return {"steps_to_target": reached[0] if reached else tr.env_steps, "reached": bool(reached),
             "train_steps_to_target": train_reached[0] if train_reached else None,
             "evals": evals, "episodes": stats.episodes,
+            "final_success_rate": final["success_rate"],
             "intervention_rate_curve": curve}  # fmt: skip
 
 
@@ -118,9 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--config",
-        default="configs/pick_cube_state.yaml",
-        help="run config both arms start from (the project's recipe)",
+        default=None,
+        help="run config both arms start from (default: the task's recipe, "
+        "configs/TASK_state.yaml)",
     )
+    parser.add_argument("--task", default="pick_cube", help="twin task (robot-rl tasks)")
     parser.add_argument("--obs", choices=("state", "pixels"), default="state")
     parser.add_argument("--env-steps", type=int, default=3000)
     parser.add_argument("--demos", type=int, default=5)
@@ -129,28 +139,50 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-every", type=int, default=250, help="env steps between evals")
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument(
+        "--final-episodes", type=int, default=50, help="final evaluation of the policy alone"
+    )
+    parser.add_argument(
+        "--parallel", action=argparse.BooleanOptionalAction, default=True,
+        help="run the two arms in two processes at once",
+    )  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     configure_threads(1)
+    args.config = args.config or f"configs/{args.task}_state.yaml"
     config = load_yaml(RunConfig, args.config, overrides=[
         "name=hil", f"seed={args.seed}", f"env.obs_mode={args.obs}",
         f"demos.num_episodes={args.demos}", f"train.env_steps={args.env_steps}",
         "train.eval_every=0", "runtime.transport=inprocess", *args.set,
     ])  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        arms = {
-            name: run_arm(config, Path(tmp), hil=name == "hil", rlif=args.rlif,
-                          target=args.target, eval_every=args.eval_every,
-                          eval_episodes=args.eval_episodes)
-            for name in ("plain", "hil")
-        }  # fmt: skip
-        plain, hil = arms["plain"], arms["hil"]
+        kwargs = {
+            "rlif": args.rlif,
+            "target": args.target,
+            "eval_every": args.eval_every,
+            "eval_episodes": args.eval_episodes,
+            "final_episodes": args.final_episodes,
+        }
+        if args.parallel:  # one process per arm: the arms are independent runs
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+                futures = {
+                    name: pool.submit(run_arm, config, Path(tmp), hil=name == "hil", **kwargs)
+                    for name in ("plain", "hil")
+                }
+                arms = {name: f.result() for name, f in futures.items()}
+        else:
+            arms = {
+                name: run_arm(config, Path(tmp), hil=name == "hil", **kwargs)
+                for name in ("plain", "hil")
+            }
+        plain, hil = arms["plain"], arms["hil"]  # fmt: skip
     print(json.dumps({
         "steps_ratio": hil["steps_to_target"] / max(plain["steps_to_target"], 1),
         "intervention_rate_curve": hil["intervention_rate_curve"],
         "plain": plain, "hil": hil, "obs": args.obs, "env_steps": args.env_steps,
         "target_success": args.target, "rlif": args.rlif, "seed": args.seed,
-        "config": args.config, "demos": args.demos,
+        "config": args.config, "task": config.task, "demos": args.demos,
     }))  # fmt: skip
 
 

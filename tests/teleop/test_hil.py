@@ -192,6 +192,40 @@ def test_scripted_intervener_takes_over_and_hands_back() -> None:
     env.close()
 
 
+def test_scripted_intervener_on_peg_insertion_rescues_a_peg_pushed_down_off_the_hole() -> None:
+    """On peg_insert it watches the peg tip against the hole (not a cube) and takes over
+    with the peg expert, which replans from where the peg is: lift, line up, insert."""
+    from dataclasses import replace
+
+    from robot_rl_sim.tasks import get_task
+
+    task = get_task("peg_insert")
+    env = task.make_env(replace(task.env, obs_mode="state"), seed=0)
+    outcomes: dict[bool, list[bool]] = {}
+    for helped in (False, True):
+        rng = np.random.default_rng(0)
+        person = ScriptedIntervener(env, seed=0)
+        outcomes[helped] = []
+        for episode in range(10):
+            obs, _ = env.reset(seed=100 + episode)
+            person.reset()
+            done, info = False, {}
+            while not done:
+                action = np.clip(rng.normal(0.0, 0.3, 7), -1, 1).astype(np.float32)
+                action[2] = -0.3  # down onto the board wherever the peg is
+                if helped:
+                    person_input = person.poll(obs, action)
+                    if person_input.intervene and person_input.action is not None:
+                        action = person_input.action
+                obs, _r, terminated, truncated, info = env.step(action)
+                done = terminated or truncated
+            outcomes[helped].append(bool(info["success"]))
+            assert person.interventions >= (1 if helped else 0)
+    env.close()
+    assert sum(outcomes[False]) <= 1  # pushed down at random, the peg rarely goes in
+    assert sum(outcomes[True]) >= 6  # measured 9 of 10 (one rescued twice and still out)
+
+
 def test_run_estop_latches_the_safety_layer_until_released() -> None:
     from robot_rl.safety.config import SafetyConfig
     from robot_rl.safety.layer import SafetyLayer
