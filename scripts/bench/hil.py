@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import sys
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -96,6 +97,9 @@ def run_arm(
             # The policy alone (no person), deterministic, as after training.
             rate = evaluate(eval_env, policy, episodes=eval_episodes, seed=config.seed)
             evals.append([stats.env_steps, rate["success_rate"]])
+            print(f"[hil] {'hil' if hil else 'plain'} {stats.env_steps} env steps: success "
+                  f"{rate['success_rate']:.2f}, intervened {np.mean(rates[-20:]):.2f}",
+                  file=sys.stderr, flush=True)  # fmt: skip
             if not reached and rate["success_rate"] >= target:
                 reached.append(stats.env_steps)
 
