@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from robot_rl.config import ConfigError, from_dict
 from robot_rl.data.replay import ReplayBuffer
 from robot_rl.run_config import TrainConfig
 from robot_rl.runtime.learner import Learner
+from robot_rl.runtime.metrics import MetricsLogger, read_jsonl
 from robot_rl.runtime.transport import InProcessTransport
 from tests.agents.test_sac import STATE_SPEC, random_batch, single_obs
 
@@ -78,6 +80,10 @@ def test_config_errors_name_the_field() -> None:
         )
     with pytest.raises(ConfigError, match="hl_gauss_sigma"):
         from_dict(SACConfig, {"hl_gauss_sigma": 0.0})
+    with pytest.raises(ConfigError, match="q_target_bounds"):
+        from_dict(SACConfig, {"critic_loss": "hl_gauss"})
+    with pytest.raises(ConfigError, match="critic_loss"):
+        from_dict(SACConfig, {"critic_loss": "huber"})
     cfg = from_dict(SACConfig, {"critic_loss": "hl_gauss", "q_target_bounds": [0, 1]})
     assert (cfg.critic_loss, cfg.hl_gauss_bins, cfg.hl_gauss_sigma) == ("hl_gauss", 51, 0.75)
 
@@ -198,9 +204,7 @@ def test_sac_dormant_ratios_for_actor_and_every_critic_member() -> None:
     assert dead["learner/dormant_critic"] == 0.5  # 32 of the 2 members' 64 units
 
 
-def test_learner_adds_dormant_ratios_only_on_logged_updates(tmp_path: Path) -> None:
-    from robot_rl.runtime.metrics import MetricsLogger
-
+def test_learner_logs_dormant_ratios_on_its_logged_updates(tmp_path: Path) -> None:
     agent = SAC(STATE_SPEC, 2, replace(HL, utd_ratio=1), device="cpu")
     online = ReplayBuffer(STATE_SPEC, 2, 100)
     rng = np.random.default_rng(0)
@@ -208,17 +212,28 @@ def test_learner_adds_dormant_ratios_only_on_logged_updates(tmp_path: Path) -> N
     for t in range(20):
         next_obs = {"state": rng.standard_normal(3).astype(np.float32)}
         online.add_step(rng.uniform(-1, 1, 2).astype(np.float32), 0.0, next_obs, t == 19, False)
+    learner: Learner | None = None
+    give_up = time.monotonic() + 60
     learner = Learner(
         agent,
         InProcessTransport.pair()[1],
         demo_buffer=ReplayBuffer(STATE_SPEC, 2, 10),
         online_buffer=online,
-        train=TrainConfig(learning_starts=10, log_every=3),
+        # unpaced: the steps went straight into replay, none came from an actor
+        train=TrainConfig(learning_starts=10, log_every=3, updates_per_env_step=0),
         batch_size=8,
         demo_fraction=0.5,
         run_dir=tmp_path,
         config_hash="h",
         metrics=MetricsLogger(tmp_path / "metrics", "learner"),
+        should_exit=lambda: (
+            learner is not None and (learner.updates >= 7 or time.monotonic() > give_up)
+        ),
     )
-    logged = ["learner/dormant_actor" in learner.update_once() for _ in range(3)]
-    assert logged == [False, False, True]
+    learner.run()
+    rows = {row["updates"]: row for row in read_jsonl(tmp_path / "metrics" / "learner.jsonl")}
+    assert sorted(rows) == [3, 6, 7]
+    for updates in (3, 6):
+        assert 0.0 <= rows[updates]["learner/dormant_actor"] <= 1.0
+        assert 0.0 <= rows[updates]["learner/dormant_critic"] <= 1.0
+    assert "learner/dormant_actor" not in rows[7]  # the closing row: not a logged update
