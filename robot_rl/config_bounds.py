@@ -84,6 +84,8 @@ BOUNDS: dict[str, dict[str, str]] = {
         "base_pretrain_updates": _NON_NEG,
         "actor_delay": _NON_NEG,
         "action_std": _POS,
+        "hl_gauss_bins": ">= 2",
+        "hl_gauss_sigma": _POS,
     },
     "EncoderConfig": {
         "conv_channels": _ONE_UP,

@@ -71,13 +71,29 @@ def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class CriticEnsemble(nn.Module):
-    """E independent LayerNorm MLP Q-functions Q_e(features, action), evaluated together."""
+def mlp_hidden_activations(net: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """The output (B, H) of every hidden ReLU of an :func:`mlp` on input x (B, in)."""
+    out = []
+    for layer in net:
+        x = layer(x)
+        if isinstance(layer, nn.ReLU):
+            out.append(x)
+    return out
 
-    def __init__(self, in_dim: int, hidden_dims: Sequence[int], ensemble_size: int) -> None:
+
+class CriticEnsemble(nn.Module):
+    """E independent LayerNorm MLP Q-functions Q_e(features, action), evaluated together.
+
+    ``out_dim`` 1: each member outputs its Q-value; more: each outputs that many logits (the
+    bins of an HL-Gauss value histogram)."""
+
+    def __init__(
+        self, in_dim: int, hidden_dims: Sequence[int], ensemble_size: int, *, out_dim: int = 1
+    ) -> None:
         super().__init__()
-        e, dims = ensemble_size, [in_dim, *hidden_dims, 1]
+        e, dims = ensemble_size, [in_dim, *hidden_dims, out_dim]
         self.ensemble_size = e
+        self.out_dim = out_dim
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         self.ln_weights = nn.ParameterList()
@@ -93,9 +109,16 @@ class CriticEnsemble(nn.Module):
                 self.ln_biases.append(nn.Parameter(torch.zeros(e, 1, fan_out)))
 
     def forward(
-        self, features: torch.Tensor, action: torch.Tensor, *, members: torch.Tensor | None = None
+        self,
+        features: torch.Tensor,
+        action: torch.Tensor,
+        *,
+        members: torch.Tensor | None = None,
+        hidden: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Q-values (E, B), or (len(members), B) for a subset of member indices."""
+        """Q-values (E, B), or (len(members), B) for a subset of member indices; with
+        ``out_dim`` > 1, logits (E, B, out_dim). ``hidden``: a list that receives every hidden
+        layer's ReLU output (E, B, H) (for the dormant-neuron ratio)."""
         x = torch.cat([features, action], -1)  # (B, in)
         ws, bs = list(self.weights), list(self.biases)
         gs, betas = list(self.ln_weights), list(self.ln_biases)
@@ -109,8 +132,11 @@ class CriticEnsemble(nn.Module):
         h = h.view(-1, e, fan_out).transpose(0, 1).contiguous() + bs[0]
         for i in range(1, len(ws)):
             h = torch.addcmul(betas[i - 1], F.layer_norm(h, h.shape[-1:]), gs[i - 1])
-            h = torch.baddbmm(bs[i], F.relu(h, inplace=True), ws[i])
-        return h.squeeze(-1)
+            h = F.relu(h, inplace=True)
+            if hidden is not None:
+                hidden.append(h)
+            h = torch.baddbmm(bs[i], h, ws[i])
+        return h.squeeze(-1) if self.out_dim == 1 else h
 
 
 class TanhGaussianActor(nn.Module):

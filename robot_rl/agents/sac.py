@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from robot_rl import keys
+from robot_rl.agents.dormant import dormant_ratio
 from robot_rl.agents.encoders import EncoderConfig, random_shift
+from robot_rl.agents.hl_gauss import HLGaussSupport
 from robot_rl.agents.networks import (
     NLL_ACTION_LIMIT,
     ActorPolicy,
@@ -33,6 +35,7 @@ from robot_rl.agents.networks import (
     cpu_state_dict,
     demo_action_error,
     make_adam,
+    mlp_hidden_activations,
     resolve_device,
 )
 from robot_rl.envs.spec import ObsSpec
@@ -105,6 +108,16 @@ class SACConfig:
     around them with a small std (BC plus noise 0.05: 80 %, plus 0.3: 30 %)."""
     q_target_bounds: tuple[float, ...] | None = None
     """(low, high) clamp of the TD target: the range of returns the task can have (None: no clamp)."""
+    critic_loss: Literal["mse", "hl_gauss"] = "mse"
+    """"mse": each critic regresses its Q-value on the TD target. "hl_gauss" (Stop Regressing,
+    Farebrother et al. 2024): each critic outputs ``hl_gauss_bins`` logits over bins of
+    ``q_target_bounds`` (required), Q is the histogram's mean, and the loss is the cross-entropy
+    against the TD target spread as a Gaussian over the bins. Target minima and the actor use
+    the mean."""
+    hl_gauss_bins: int = 51
+    """Bins of the HL-Gauss value histogram (``critic_loss`` "hl_gauss")."""
+    hl_gauss_sigma: float = 0.75
+    """Std of the HL-Gauss target Gaussian as a fraction of the bin width (the paper: 0.75)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
@@ -147,6 +160,16 @@ class SACConfig:
         bounds = self.q_target_bounds
         if bounds is not None and (len(bounds) != 2 or not bounds[0] < bounds[1]):
             raise ValueError(f"q_target_bounds must be [low, high] with low < high, got {bounds}")
+        if self.critic_loss not in ("mse", "hl_gauss"):
+            raise ValueError(f"critic_loss: expected 'mse' or 'hl_gauss', got {self.critic_loss!r}")
+        if self.critic_loss == "hl_gauss" and bounds is None:
+            raise ValueError(
+                "q_target_bounds is required with critic_loss 'hl_gauss' (the histogram's range)"
+            )
+        if self.hl_gauss_bins < 2:
+            raise ValueError(f"hl_gauss_bins must be >= 2, got {self.hl_gauss_bins}")
+        if not self.hl_gauss_sigma > 0:
+            raise ValueError(f"hl_gauss_sigma must be > 0, got {self.hl_gauss_sigma}")
         self.encoder.validate()
 
 
@@ -226,10 +249,18 @@ class SAC:
                 self.policy.encoder.out_dim + action_dim,
                 config.hidden_dims,
                 config.critic_ensemble_size,
+                out_dim=config.hl_gauss_bins if config.critic_loss == "hl_gauss" else 1,
             )
         self.policy.to(self.device)
         self.critic.to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.hl_gauss: HLGaussSupport | None = None
+        if config.critic_loss == "hl_gauss":
+            assert config.q_target_bounds is not None  # validate() checked
+            low, high = (float(b) for b in config.q_target_bounds)
+            self.hl_gauss = HLGaussSupport(
+                low, high, config.hl_gauss_bins, config.hl_gauss_sigma, device=self.device
+            )
         self.encoder, self.actor = self.policy.encoder, self.policy.actor
         self.log_alpha = torch.tensor(
             math.log(config.init_temperature), device=self.device, requires_grad=True
@@ -269,6 +300,14 @@ class SAC:
         return self.log_alpha.exp()
 
     # ------------------------------------------------------------------------------ losses
+    def _expected_q(self, critic_out: torch.Tensor) -> torch.Tensor:
+        """Q (E, B) from a critic's output: itself (MSE critic) or the histogram mean."""
+        return critic_out if self.hl_gauss is None else self.hl_gauss.expected(critic_out)
+
+    def q_values(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Every online critic's Q (E, B) for encoded features (B, D) and actions (B, A)."""
+        return self._expected_q(self._critic_fn(features, action))
+
     def _augment(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         pad = self.config.encoder.drq_pad
         return {
@@ -291,7 +330,8 @@ class SAC:
             members = torch.randperm(
                 cfg.critic_ensemble_size, device=self.device, generator=self.generator
             )[: cfg.critic_subsample]
-            next_q = self._target_fn(next_features, next_action, members=members).min(0).values
+            next_out = self._target_fn(next_features, next_action, members=members)
+            next_q = self._expected_q(next_out).min(0).values
             if cfg.backup_entropy:
                 next_q = next_q - self.alpha * next_log_prob
             not_done = 1.0 - mb[keys.TERMINATED].float()
@@ -302,8 +342,10 @@ class SAC:
                 # exploits from compounding through bootstrapping (seen here: Q > 1 with 0/1
                 # terminal rewards, and the policy collapsing with it).
                 target = target.clamp(cfg.q_target_bounds[0], cfg.q_target_bounds[1])
-        q = self._critic_fn(features, mb[keys.ACTION])  # (E, B)
-        return (q - target).pow(2).mean(), q, features
+        out = self._critic_fn(features, mb[keys.ACTION])  # (E, B), or (E, B, bins) logits
+        if self.hl_gauss is not None:
+            return self.hl_gauss.loss(out, target), self.hl_gauss.expected(out), features
+        return (out - target).pow(2).mean(), out, features
 
     def actor_loss(
         self, features: torch.Tensor, mb: dict[str, Any] | None = None
@@ -318,7 +360,7 @@ class SAC:
         detached = features.detach()
         base = self._base_mean(mb[keys.OBS]) if mb is not None else None
         action, log_prob = self.actor.sample(detached, self.generator, base)
-        q = self._critic_fn(detached, action).mean(0)  # (B,)
+        q = self._expected_q(self._critic_fn(detached, action)).mean(0)  # (B,)
         loss = (self.alpha.detach() * log_prob - q).mean()
         stats: dict[str, torch.Tensor] = {"q_pi": q.detach()}
         if mb is not None and keys.IS_DEMO in mb:
@@ -455,6 +497,22 @@ class SAC:
                     f"SAC update {self.actor_updates}: {name} is {values[name]} (non-finite)"
                 )
         return values
+
+    @torch.no_grad()
+    def dormant_ratios(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Dormant-neuron ratios (ReDo/DrM, see agents/dormant.py) of the actor's and the
+        critics' hidden layers on the last minibatch of an update batch: one extra no-grad
+        forward, no augmentation and no random draws (training is unchanged by calling it)."""
+        mb = _split(batch, self.config.utd_ratio)[-1]
+        features = self.encoder(mb[keys.OBS])
+        critic_hidden: list[torch.Tensor] = []
+        self.critic(features, mb[keys.ACTION], hidden=critic_hidden)
+        return {
+            "learner/dormant_actor": dormant_ratio(
+                mlp_hidden_activations(self.actor.net, features)
+            ),
+            "learner/dormant_critic": dormant_ratio(critic_hidden),
+        }
 
     # ------------------------------------------------------------------------------ acting
     def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:

@@ -102,6 +102,7 @@ class Learner:
         # Per peer (one episode stream each): the next step index of its open episode.
         self._expected_t: OrderedDict[Hashable, int] = OrderedDict()
         self._last_update_metrics: dict[str, float] = {}
+        self._last_log = 0  # self.updates at the last metrics log (set by run())
         self._started = clock()
         self._progress_sent_at = -float("inf")
 
@@ -245,6 +246,10 @@ class Learner:
         batch = self.sampler.sample(self.batch_size * utd, device=self.agent.device)
         values = self.agent.update(batch)
         self.updates += 1
+        dormant_ratios = getattr(self.agent, "dormant_ratios", None)
+        if dormant_ratios is not None and self._log_due():
+            # only on the updates whose metrics are logged: one extra no-grad forward
+            values = {**values, **dormant_ratios(batch)}
         if self.updates % PROGRESS_EVERY == 0:
             self._send_progress()
         if self.updates % self.train.weights_push_every == 0:
@@ -252,6 +257,10 @@ class Learner:
         if self.updates % self.train.checkpoint_every == 0:
             self.checkpoint()
         return values
+
+    def _log_due(self) -> bool:
+        """Whether run() logs the metrics of the update just made."""
+        return self.metrics is not None and self.updates - self._last_log >= self.train.log_every
 
     def push_weights(self) -> None:
         """Send the acting policy's weights with a new version number."""
@@ -316,7 +325,7 @@ class Learner:
 
     def run(self) -> None:
         """Serve until the actor says stop (or ``should_exit`` says so)."""
-        last_log = self.updates
+        self._last_log = self.updates
         if self.resumed or self.pretrained:
             self.push_weights()
         while not self.stop_requested and not self.should_exit():
@@ -331,8 +340,8 @@ class Learner:
                 break
             if self.may_update():
                 self._last_update_metrics = self.update_once()
-                if self.metrics is not None and self.updates - last_log >= self.train.log_every:
-                    last_log = self.updates
+                if self.metrics is not None and self._log_due():
+                    self._last_log = self.updates
                     self.metrics.log(self.updates, self._progress_values(), step_name="updates")
         self.push_weights()
         self.checkpoint()
