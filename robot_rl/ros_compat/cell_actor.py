@@ -290,6 +290,7 @@ class CellActor:
         out.update(
             env_steps=stats.env_steps,
             episodes=stats.episodes,
+            episodes_writing=stats.episodes_writing,
             weights_version=stats.weights_version,
             learner_updates=stats.learner_updates,
             episode_steps=self.feed.episode_steps,
