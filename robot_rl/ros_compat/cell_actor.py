@@ -284,6 +284,8 @@ class CellActor:
 
     def status(self) -> dict[str, Any]:
         """JSON-ready state: the dashboard feed's status plus counters, history and safety."""
+        if self.actor is not None:  # the loop may be waiting in a reset: count commits now
+            self.actor.count_stored()
         stats = self.actor.stats if self.actor is not None else ActorStats()
         ages = self.assembler.ages(self.clock())
         out = self.feed.status()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -162,6 +163,7 @@ class Actor:
         self._rng = np.random.default_rng(seed)
         self._open: OpenEpisode | None = None  # the episode being run
         self._written_seen = 0 if store is None else store.written  # the sink's count, last look
+        self._count_lock = threading.Lock()  # count_stored runs on the actor and status threads
         self._seed = seed
         self._has_weights = False
         self._peer_alive = False
@@ -189,7 +191,7 @@ class Actor:
         while msg is not None:
             self._handle(msg)
             msg = self.transport.recv(0.0)
-        self._count_stored()
+        self.count_stored()
         self.transport.maybe_heartbeat()
         alive = self.transport.peer_alive()
         learner = getattr(self.transport, "last_src", None)
@@ -317,22 +319,24 @@ class Actor:
         self._flush_store()  # the run is over: nothing waits on the disk now
         return self.stats
 
-    def _count_stored(self) -> None:
-        """Count the episodes the store committed since the last look (every poll): an episode
-        is counted finished once it is on disk, not when it is queued to the background
-        writer, so what the actor reports (status, progress) never exceeds the store."""
+    def count_stored(self) -> None:
+        """Count the episodes the store committed since the last look: an episode counts as
+        finished once it is on disk, not when it is queued to the background writer, so what
+        the actor reports never exceeds the store. The loop calls it at every poll; a status
+        reader calls it too (thread-safe), since the loop can wait in a reset for long."""
         if self.store is None:
             return
-        written = self.store.written
-        committed, self._written_seen = written - self._written_seen, written
-        self.stats.episodes += committed
-        self.stats.episodes_writing -= committed
+        with self._count_lock:
+            written = self.store.written
+            committed, self._written_seen = written - self._written_seen, written
+            self.stats.episodes += committed
+            self.stats.episodes_writing -= committed
 
     def _flush_store(self) -> None:
         """Wait for the store to commit every finished episode, then count them."""
         if self.store is not None:
             self.store.flush()
-            self._count_stored()
+            self.count_stored()
 
     def _run_loop(
         self,
@@ -506,11 +510,12 @@ class Actor:
         if self.store is None:
             self.stats.episodes += 1
         else:
-            # Counted in stats.episodes by _count_stored once committed (at once for a
+            # Counted in stats.episodes by count_stored once committed (at once for a
             # synchronous store); a background writer keeps the disk off the control loop.
-            self.stats.episodes_writing += 1
+            with self._count_lock:
+                self.stats.episodes_writing += 1
             self.store.write_episode(episode)
-            self._count_stored()
+            self.count_stored()
         self.transport.send(
             Metrics(
                 {
