@@ -14,7 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from robot_rl.data.episode_store import EpisodeStore
+
+pytestmark = pytest.mark.twin
 
 # The actor process: twin, random actions (no learner), the episode writer of every runtime;
 # it prints ``episodes`` after every step, as the ROS status and the progress bar report it.
