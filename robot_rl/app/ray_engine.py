@@ -143,6 +143,7 @@ class ActorWorker:
 
     def progress(self) -> dict[str, Any]:
         """Counters so far (read while ``run`` is running)."""
+        self.actor.count_stored()
         st = self.actor.stats
         return {"env_steps": st.env_steps, "episodes": st.episodes, "open_t": self._open_t()}
 

@@ -76,6 +76,15 @@ class LabellingSink:
         """A failed background write (a full disk) raises here, before the next command."""
         self.sink.raise_if_failed()
 
+    @property
+    def written(self) -> int:
+        """Episodes the wrapped sink has committed to disk."""
+        return int(self.sink.written)
+
+    def flush(self) -> None:
+        """Wait until every episode written so far is on disk."""
+        self.sink.flush()
+
     def label_last(self, success: bool) -> int:
         """Label the last written episode; returns its id. Raises LookupError when none."""
         with self._lock:
@@ -185,7 +194,8 @@ class DashboardFeed:
         with self._lock:
             self.last_success = bool(episode.success)
             for name, value in (
-                ("episode", float(stats.episodes)),
+                # finished so far: counted ones and those the store is still committing
+                ("episode", float(stats.episodes + stats.episodes_writing)),
                 ("success", float(episode.success)),
                 ("intervention_rate", rate),
                 ("env_steps", float(stats.env_steps)),

@@ -22,6 +22,8 @@ class BackgroundEpisodeWriter:
     def __init__(self, store: EpisodeStore, *, max_pending: int = 16) -> None:
         self.store = store
         self.written = 0
+        """Episodes committed (on disk, fsynced): counted after the store's commit returns,
+        so a reader of this count never claims an episode that a kill -9 could still lose."""
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="episode-writer", daemon=True)

@@ -88,6 +88,8 @@ class EpisodeStore:
         self.action_dim = int(attrs["action_dim"])
         self.created_at = str(attrs.get("created_at", ""))
         self.attrs: dict[str, Any] = dict(attrs.get("user_attrs", {}))
+        self.written = 0
+        """Episodes committed through this handle (EpisodeSink API: the actor's count)."""
 
     # -- opening ------------------------------------------------------------------------
 
@@ -251,7 +253,7 @@ class EpisodeStore:
         try:
             write_group(tmp, ep, info, action_dim=self.action_dim)
             fsync_tree(tmp)
-            return self._commit(tmp)
+            episode_id = self._commit(tmp)
         except BaseException as err:
             # A failed or interrupted write must not leave a half group (SIGKILL still can;
             # readers ignore it and cleanup_incomplete() removes it).
@@ -262,6 +264,8 @@ class EpisodeStore:
                     f"episode is intact (free space, then resume the run)"
                 ) from err
             raise
+        self.written += 1
+        return episode_id
 
     def _commit(self, tmp: Path) -> int:
         while True:
@@ -320,6 +324,9 @@ class EpisodeStore:
 
     def raise_if_failed(self) -> None:
         """Writes here are synchronous: a failed one has already raised (EpisodeSink API)."""
+
+    def flush(self) -> None:
+        """Writes here are synchronous: every written episode is on disk (EpisodeSink API)."""
 
     def read_episode(self, episode_id: int) -> Episode:
         """Read a committed episode; raises EpisodeStoreError naming it when damaged."""

@@ -284,12 +284,15 @@ class CellActor:
 
     def status(self) -> dict[str, Any]:
         """JSON-ready state: the dashboard feed's status plus counters, history and safety."""
+        if self.actor is not None:  # the loop may be waiting in a reset: count commits now
+            self.actor.count_stored()
         stats = self.actor.stats if self.actor is not None else ActorStats()
         ages = self.assembler.ages(self.clock())
         out = self.feed.status()
         out.update(
             env_steps=stats.env_steps,
             episodes=stats.episodes,
+            episodes_writing=stats.episodes_writing,
             weights_version=stats.weights_version,
             learner_updates=stats.learner_updates,
             episode_steps=self.feed.episode_steps,

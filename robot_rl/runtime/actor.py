@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,12 +42,21 @@ class ActingPolicy(Protocol):
 
 
 class EpisodeSink(Protocol):
-    """Where finished episodes go (an EpisodeStore)."""
+    """Where finished episodes go (an EpisodeStore, or a BackgroundEpisodeWriter in front of one)."""
 
     def write_episode(self, ep: Episode) -> int: ...
 
     def raise_if_failed(self) -> None:
         """Raise a failed background write (a full disk) before the next command is sent."""
+        ...
+
+    @property
+    def written(self) -> int:
+        """Episodes committed to disk so far (a background writer counts them once durable)."""
+        ...
+
+    def flush(self) -> None:
+        """Wait until every written episode is on disk."""
         ...
 
 
@@ -56,6 +66,11 @@ class ActorStats:
 
     env_steps: int = 0
     episodes: int = 0
+    """Finished episodes that are in the store (all finished ones when there is none): an
+    episode counts once committed, so a kill -9 loses no counted episode and ``--resume``,
+    which counts the store, goes on from this number."""
+    episodes_writing: int = 0
+    """Finished episodes handed to the store but not yet committed (not in ``episodes``)."""
     successes: deque[bool] = field(default_factory=lambda: deque(maxlen=20))
     returns: deque[float] = field(default_factory=lambda: deque(maxlen=20))
     weights_version: int = 0
@@ -147,6 +162,8 @@ class Actor:
         self.stop_requested = False
         self._rng = np.random.default_rng(seed)
         self._open: OpenEpisode | None = None  # the episode being run
+        self._written_seen = 0 if store is None else store.written  # the sink's count, last look
+        self._count_lock = threading.Lock()  # count_stored runs on the actor and status threads
         self._seed = seed
         self._has_weights = False
         self._peer_alive = False
@@ -174,6 +191,7 @@ class Actor:
         while msg is not None:
             self._handle(msg)
             msg = self.transport.recv(0.0)
+        self.count_stored()
         self.transport.maybe_heartbeat()
         alive = self.transport.peer_alive()
         learner = getattr(self.transport, "last_src", None)
@@ -298,7 +316,27 @@ class Actor:
             self._end_partial()
             raise
         self._end_partial()
+        self._flush_store()  # the run is over: nothing waits on the disk now
         return self.stats
+
+    def count_stored(self) -> None:
+        """Count the episodes the store committed since the last look: an episode counts as
+        finished once it is on disk, not when it is queued to the background writer, so what
+        the actor reports never exceeds the store. The loop calls it at every poll; a status
+        reader calls it too (thread-safe), since the loop can wait in a reset for long."""
+        if self.store is None:
+            return
+        with self._count_lock:
+            written = self.store.written
+            committed, self._written_seen = written - self._written_seen, written
+            self.stats.episodes += committed
+            self.stats.episodes_writing -= committed
+
+    def _flush_store(self) -> None:
+        """Wait for the store to commit every finished episode, then count them."""
+        if self.store is not None:
+            self.store.flush()
+            self.count_stored()
 
     def _run_loop(
         self,
@@ -442,6 +480,7 @@ class Actor:
             if not pressed:
                 if self.stop_requested:
                     return None
+                self._flush_store()  # the message below counts them all
                 raise HumanResetTimeout(
                     f"resets.human_timeout_s: nobody pressed continue within "
                     f"{human.timeout_s:g} s; the run stops here (finished episodes, all "
@@ -466,11 +505,17 @@ class Actor:
         self._finish_episode(recorder.finish({"partial": True}), ep.ret)
 
     def _finish_episode(self, episode: Episode, ep_return: float) -> None:
-        self.stats.episodes += 1
         self.stats.successes.append(episode.success)
         self.stats.returns.append(ep_return)
-        if self.store is not None:
+        if self.store is None:
+            self.stats.episodes += 1
+        else:
+            # Counted in stats.episodes by count_stored once committed (at once for a
+            # synchronous store); a background writer keeps the disk off the control loop.
+            with self._count_lock:
+                self.stats.episodes_writing += 1
             self.store.write_episode(episode)
+            self.count_stored()
         self.transport.send(
             Metrics(
                 {
