@@ -105,7 +105,11 @@ class SACConfig:
     learned, as SAC does). Measured on pick_cube_hard: a learned std grew from 0.07 to 0.2
     within 250 updates (Adam turns even a tiny entropy bonus into full-size steps) and online
     success fell with it, from 26 % to 5 %; a policy started from demonstrations explores
-    around them with a small std (BC plus noise 0.05: 80 %, plus 0.3: 30 %)."""
+    around them with a small std (BC plus noise 0.05: 80 %, plus 0.3: 30 %). With a fixed
+    std the temperature stays at ``init_temperature``: the only entropy left to steer is the
+    tanh squashing's, and steering it toward ``target_entropy`` pushes every action toward 0
+    (measured on peg_insert before this rule: the temperature grew from 0.01 to 12.9 over 18k
+    updates and the entropy term was 700 times the Q term of the actor loss)."""
     q_target_bounds: tuple[float, ...] | None = None
     """(low, high) clamp of the TD target: the range of returns the task can have (None: no clamp)."""
     critic_loss: Literal["mse", "hl_gauss"] = "mse"
@@ -455,9 +459,10 @@ class SAC:
             self.actor_optimizer.zero_grad(set_to_none=True)
             actor_loss.backward()
             self.actor_optimizer.step()
-            self.temp_optimizer.zero_grad(set_to_none=True)
-            temp_loss.backward()
-            self.temp_optimizer.step()
+            if self.config.action_std is None:  # a fixed std keeps a fixed temperature
+                self.temp_optimizer.zero_grad(set_to_none=True)
+                temp_loss.backward()
+                self.temp_optimizer.step()
             self.actor_updates += 1
 
         scalars = [

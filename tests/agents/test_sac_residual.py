@@ -104,6 +104,23 @@ def test_updates_train_the_residual_and_the_base_and_the_base_gets_no_critic_gra
     assert 0 < moved < 0.01
 
 
+@pytest.mark.parametrize("fixed", [True, False])
+def test_a_fixed_std_keeps_the_temperature_fixed(fixed: bool) -> None:
+    """With a fixed std the entropy the temperature could steer is only the tanh's, and
+    steering it pushes every action toward 0: the temperature stays where it starts."""
+    config = replace(RESIDUAL, action_std=0.05 if fixed else None, base_pretrain_updates=0)
+    agent = SAC(STATE_SPEC, 2, config, device="cpu", seed=3)
+    start = float(agent.alpha)
+    for k in range(20):
+        values = agent.update(demo_batch(2 * config.batch_size, seed=k))
+        assert np.isfinite(values["losses/temperature"])
+    assert agent.actor_updates == 20
+    if fixed:
+        assert float(agent.alpha) == start
+    else:  # a learned std's entropy is far from the target at first: the temperature moves
+        assert abs(float(agent.alpha) - start) > 1e-3 * start
+
+
 def test_checkpoint_round_trip_keeps_the_base_and_its_optimiser() -> None:
     agent = SAC(STATE_SPEC, 2, RESIDUAL, device="cpu", seed=3)
     agent.pretrain(lambda n: demo_batch(n, seed=agent.base_updates))
