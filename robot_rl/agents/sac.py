@@ -347,9 +347,10 @@ class SAC:
                 # terminal rewards, and the policy collapsing with it).
                 target = target.clamp(cfg.q_target_bounds[0], cfg.q_target_bounds[1])
         out = self._critic_fn(features, mb[keys.ACTION])  # (E, B), or (E, B, bins) logits
+        q = self._expected_q(out)  # (E, B)
         if self.hl_gauss is not None:
-            return self.hl_gauss.loss(out, target), self.hl_gauss.expected(out), features
-        return (out - target).pow(2).mean(), out, features
+            return self.hl_gauss.loss(out, target), q, features
+        return (q - target).pow(2).mean(), q, features
 
     def actor_loss(
         self, features: torch.Tensor, mb: dict[str, Any] | None = None
