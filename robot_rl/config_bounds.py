@@ -86,6 +86,8 @@ BOUNDS: dict[str, dict[str, str]] = {
         "action_std": _POS,
         "hl_gauss_bins": ">= 2",
         "hl_gauss_sigma": _POS,
+        "gripper_epsilon": _UNIT,
+        "grasp_penalty": _NON_NEG,
     },
     "EncoderConfig": {
         "conv_channels": _ONE_UP,

@@ -260,19 +260,23 @@ class ActorPolicy(nn.Module):
                 )
             batch[key] = torch.as_tensor(np.asarray(obs[key])).unsqueeze(0).to(device)
         with torch.inference_mode():
-            mean, log_std = self.mean_log_std(batch)
-            if deterministic or self.always_deterministic:
-                action = torch.tanh(mean)
-            else:
-                gen = self._noise_generator(device)
-                noise = torch.randn(mean.shape, device=device, generator=gen)
-                action = torch.tanh(mean + log_std.exp() * noise)
+            action = self.act_batch(batch, deterministic=deterministic)
         out = action[0].to("cpu", torch.float32).numpy()
         if not np.isfinite(out).all():
             raise NonFiniteActionError(
                 f"policy produced a non-finite action {out}; not sending it to the env", out
             )
         return out
+
+    def act_batch(self, obs: dict[str, torch.Tensor], *, deterministic: bool) -> torch.Tensor:
+        """Actions (B, A) in [-1, 1] for a batched observation: tanh of the mean, or of a
+        sample drawn with the policy's own noise generator."""
+        mean, log_std = self.mean_log_std(obs)
+        if deterministic or self.always_deterministic:
+            return torch.tanh(mean)
+        gen = self._noise_generator(mean.device)
+        noise = torch.randn(mean.shape, device=mean.device, generator=gen)
+        return torch.tanh(mean + log_std.exp() * noise)
 
     def load_state_dict(  # type: ignore[override]
         self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False

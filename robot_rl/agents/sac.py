@@ -26,6 +26,13 @@ import torch
 from robot_rl import keys
 from robot_rl.agents.dormant import dormant_ratio
 from robot_rl.agents.encoders import EncoderConfig, random_shift
+from robot_rl.agents.gripper import (
+    GRIPPER_CLASSES,
+    GripperCritic,
+    command_of,
+    gripper_class,
+    toggled,
+)
 from robot_rl.agents.hl_gauss import HLGaussSupport
 from robot_rl.agents.networks import (
     NLL_ACTION_LIMIT,
@@ -122,6 +129,21 @@ class SACConfig:
     """Bins of the HL-Gauss value histogram (``critic_loss`` "hl_gauss")."""
     hl_gauss_sigma: float = 0.75
     """Std of the HL-Gauss target Gaussian as a fraction of the bin width (the paper: 0.75)."""
+    gripper_critic: bool = False
+    """HIL-SERL's discrete gripper (agents/gripper.py): the actor and critic handle the arm
+    entries only (all but the last), and a DQN head on the encoded observation (2 Q-networks,
+    min, its own target network and Adam at ``critic_lr``) picks the last entry, open (-1) or
+    close (+1). Its TD target: the same reward, discount and done mask as the arm critic, with
+    the next state's class chosen greedily by the online head and valued by the target head
+    (double DQN). Needs an action of at least 2 entries, the gripper last, as an absolute
+    command (-1 open .. +1 closed)."""
+    gripper_epsilon: float = 0.1
+    """Probability that a sampled (exploring) action takes a uniformly random gripper class
+    instead of the greedy one (``gripper_critic``); deterministic actions are greedy."""
+    grasp_penalty: float = 0.0
+    """Subtracted from the reward, for the gripper head only, on steps whose gripper class
+    differs from the previous step's command (a toggle; HIL-SERL: 0.02). Needs batches with
+    ``keys.PREV_ACTION`` (the replay buffer's)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
@@ -174,6 +196,12 @@ class SACConfig:
             raise ValueError(f"hl_gauss_bins must be >= 2, got {self.hl_gauss_bins}")
         if not self.hl_gauss_sigma > 0:
             raise ValueError(f"hl_gauss_sigma must be > 0, got {self.hl_gauss_sigma}")
+        if not 0.0 <= self.gripper_epsilon <= 1.0:
+            raise ValueError(f"gripper_epsilon must be in [0, 1], got {self.gripper_epsilon}")
+        if not self.grasp_penalty >= 0.0:
+            raise ValueError(f"grasp_penalty must be >= 0, got {self.grasp_penalty}")
+        if self.grasp_penalty > 0 and not self.gripper_critic:
+            raise ValueError("grasp_penalty > 0 needs gripper_critic: true (the head it trains)")
         self.encoder.validate()
 
 
@@ -183,25 +211,44 @@ class SACConfig:
 BASE_MEAN_LIMIT = 3.0
 
 
+def arm_dim(action_dim: int, config: SACConfig) -> int:
+    """Entries of the action the continuous actor and critic handle: all of them, or all but
+    the gripper (the last) with ``gripper_critic``. Raises ValueError naming the field when
+    the action has no arm entry besides the gripper."""
+    if not config.gripper_critic:
+        return action_dim
+    if action_dim < 2:
+        raise ValueError(
+            f"gripper_critic: needs an action with arm entries and a gripper entry (the last), "
+            f"got a {action_dim}-D action"
+        )
+    return action_dim - 1
+
+
 class Policy(ActorPolicy):
     """The acting half of SAC (encoder + actor, and with ``base_policy`` "bc" the base policy
-    the actor is a residual on), built by the actor process from the config."""
+    the actor is a residual on; with ``gripper_critic`` the gripper head that picks the last
+    entry), built by the actor process from the config."""
 
     def __init__(self, obs_spec: ObsSpec, action_dim: int, config: SACConfig, *, seed: int = 0):
-        super().__init__(obs_spec, action_dim, config.encoder, config.hidden_dims, seed=seed)
+        arm = arm_dim(action_dim, config)
+        super().__init__(obs_spec, arm, config.encoder, config.hidden_dims, seed=seed)
+        self.action_dim = action_dim
         self.base: ActorPolicy | None = None
         if config.base_policy == "bc":
-            self.base = ActorPolicy(
-                obs_spec, action_dim, config.encoder, config.hidden_dims, seed=seed
-            )
+            self.base = ActorPolicy(obs_spec, arm, config.encoder, config.hidden_dims, seed=seed)
         if self.base is not None or config.action_std is not None:
             self.actor = TanhGaussianActor(
                 self.encoder.out_dim,
                 config.hidden_dims,
-                action_dim,
+                arm,
                 residual_scale=None if self.base is None else config.residual_scale,
                 fixed_std=config.action_std,
             )
+        self.gripper: GripperCritic | None = None
+        self.gripper_epsilon = config.gripper_epsilon
+        if config.gripper_critic:
+            self.gripper = GripperCritic(self.encoder.out_dim, config.hidden_dims)
 
     def base_mean(self, obs: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The base policy's pre-tanh mean action (B, A), clipped; None without a base."""
@@ -212,6 +259,26 @@ class Policy(ActorPolicy):
 
     def mean_log_std(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.actor(self.encoder(obs), self.base_mean(obs))  # type: ignore[no-any-return]
+
+    def act_batch(self, obs: dict[str, torch.Tensor], *, deterministic: bool) -> torch.Tensor:
+        """Actions (B, A); with the gripper head, the arm's then the head's greedy gripper
+        command, a uniformly random one with probability ``gripper_epsilon`` when sampling."""
+        if self.gripper is None:
+            return super().act_batch(obs, deterministic=deterministic)
+        features = self.encoder(obs)
+        mean, log_std = self.actor(features, self.base_mean(obs))
+        classes = self.gripper.greedy(features)  # (B,)
+        if deterministic:
+            return torch.cat([torch.tanh(mean), command_of(classes)[:, None]], -1)
+        gen = self._noise_generator(mean.device)
+        noise = torch.randn(mean.shape, device=mean.device, generator=gen)
+        explore = torch.rand(classes.shape, device=mean.device, generator=gen)
+        random = torch.randint(
+            len(GRIPPER_CLASSES), classes.shape, device=mean.device, generator=gen
+        )
+        classes = torch.where(explore < self.gripper_epsilon, random, classes)
+        arm = torch.tanh(mean + log_std.exp() * noise)
+        return torch.cat([arm, command_of(classes)[:, None]], -1)
 
 
 def _split(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
@@ -243,14 +310,15 @@ class SAC:
         self.config = config
         self.device = resolve_device(device)
         self.action_dim = action_dim
+        self.arm_dim = arm_dim(action_dim, config)  # what the actor and critic see
         self.target_entropy = (
-            -action_dim / 2 if config.target_entropy is None else config.target_entropy
+            -self.arm_dim / 2 if config.target_entropy is None else config.target_entropy
         )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(seed)
             self.policy = Policy(obs_spec, action_dim, config, seed=seed + 1)
             self.critic = CriticEnsemble(
-                self.policy.encoder.out_dim + action_dim,
+                self.policy.encoder.out_dim + self.arm_dim,
                 config.hidden_dims,
                 config.critic_ensemble_size,
                 out_dim=config.hl_gauss_bins if config.critic_loss == "hl_gauss" else 1,
@@ -285,6 +353,14 @@ class SAC:
             else make_adam(list(self.base.parameters()), config.actor_lr, fused=fused)
         )
         self.base_updates = 0
+        self.gripper = self.policy.gripper
+        self.gripper_target: GripperCritic | None = None
+        self.gripper_optimizer: torch.optim.Adam | None = None
+        if self.gripper is not None:
+            self.gripper_target = copy.deepcopy(self.gripper).requires_grad_(False)
+            self.gripper_optimizer = make_adam(
+                list(self.gripper.parameters()), config.critic_lr, fused=fused
+            )
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed + 2)
         self.critic_updates = 0
@@ -319,11 +395,22 @@ class SAC:
             for k, v in obs.items()
         }
 
+    def _arm(self, action: torch.Tensor) -> torch.Tensor:
+        """The entries (B, arm_dim) of actions (B, A) that the actor and critic handle."""
+        return action if self.gripper is None else action[:, : self.arm_dim]
+
     def critic_loss(self, mb: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """TD loss of all critics against a min over a random subset of target critics.
 
         Returns (loss, q (E, B), features (B, D) with grad into the encoder).
         """
+        loss, q, features, _ = self._critic_loss(mb)
+        return loss, q, features
+
+    def _critic_loss(
+        self, mb: dict[str, Any]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """critic_loss, and the next observations' features (B, D) (no grad)."""
         cfg = self.config
         features = self._encode(self._augment(mb[keys.OBS]))
         with torch.no_grad():
@@ -346,11 +433,55 @@ class SAC:
                 # exploits from compounding through bootstrapping (seen here: Q > 1 with 0/1
                 # terminal rewards, and the policy collapsing with it).
                 target = target.clamp(cfg.q_target_bounds[0], cfg.q_target_bounds[1])
-        out = self._critic_fn(features, mb[keys.ACTION])  # (E, B), or (E, B, bins) logits
+        out = self._critic_fn(features, self._arm(mb[keys.ACTION]))  # (E, B) or (E, B, bins)
         q = self._expected_q(out)  # (E, B)
         if self.hl_gauss is not None:
-            return self.hl_gauss.loss(out, target), q, features
-        return (q - target).pow(2).mean(), q, features
+            return self.hl_gauss.loss(out, target), q, features, next_features
+        return (q - target).pow(2).mean(), q, features, next_features
+
+    def gripper_loss(
+        self, mb: dict[str, Any], features: torch.Tensor, next_features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Double-DQN TD loss of the gripper head on a minibatch's gripper classes.
+
+        ``features`` (B, D): with grad into the encoder, as the arm critic's (the same tensor);
+        ``next_features`` (B, D): no grad. Target: r - grasp_penalty * toggled + discount *
+        not_done * Q_target(s', argmax_g Q(s', g)), each Q the min over the head's ensemble.
+        Returns (loss, Q of the taken class (E, B)).
+        """
+        assert self.gripper is not None and self.gripper_target is not None
+        cfg = self.config
+        action = mb[keys.ACTION]
+        with torch.no_grad():
+            next_class = self.gripper.greedy(next_features)  # (B,)
+            next_q = self.gripper_target.value(next_features).gather(-1, next_class[:, None])
+            reward = mb[keys.REWARD].float()
+            if cfg.grasp_penalty > 0:
+                if keys.PREV_ACTION not in mb:
+                    raise KeyError(
+                        f"grasp_penalty: the batch has no {keys.PREV_ACTION!r} (the previous "
+                        "action, which the replay buffer's batches carry)"
+                    )
+                reward = reward - cfg.grasp_penalty * toggled(
+                    action[:, -1], mb[keys.PREV_ACTION][:, -1]
+                )
+            not_done = 1.0 - mb[keys.TERMINATED].float()
+            discount = mb.get(keys.DISCOUNT, cfg.discount)
+            target = reward + discount * not_done * next_q[:, 0]  # (B,)
+            if cfg.q_target_bounds is not None:
+                low, high = (float(b) for b in cfg.q_target_bounds)
+                if cfg.grasp_penalty > 0:  # penalties can take a return below the task's
+                    low = (
+                        low - cfg.grasp_penalty / (1.0 - cfg.discount)
+                        if cfg.discount < 1
+                        else -math.inf
+                    )
+                target = target.clamp(low, high)
+        taken = gripper_class(action[:, -1])  # (B,)
+        q_all = self.gripper(features)  # (E, B, classes)
+        index = taken[None, :, None].expand(q_all.shape[0], -1, 1)
+        q = q_all.gather(-1, index)[..., 0]  # (E, B)
+        return (q - target).pow(2).mean(), q
 
     def actor_loss(
         self, features: torch.Tensor, mb: dict[str, Any] | None = None
@@ -371,10 +502,11 @@ class SAC:
         if mb is not None and keys.IS_DEMO in mb:
             is_demo = mb[keys.IS_DEMO].float()  # (B,)
             mean, _log_std = self.actor(detached, base)
-            bc = demo_action_error(mean, mb[keys.ACTION], is_demo)
+            demo_arm = self._arm(mb[keys.ACTION])
+            bc = demo_action_error(mean, demo_arm, is_demo)
             stats["bc_mse"] = bc.detach()
             if self.config.bc_loss == "nll":
-                demo_action = mb[keys.ACTION].clamp(-NLL_ACTION_LIMIT, NLL_ACTION_LIMIT)
+                demo_action = demo_arm.clamp(-NLL_ACTION_LIMIT, NLL_ACTION_LIMIT)
                 log_prob_demo = self.actor.log_prob(detached, demo_action, base)
                 bc = -(log_prob_demo * is_demo).sum() / is_demo.sum().clamp_min(1.0)
             if self.config.bc_weight > 0:
@@ -393,7 +525,7 @@ class SAC:
         demo rows of ``mb`` (every row when it has no ``keys.IS_DEMO``)."""
         assert self.base is not None
         mean, _ = self.base.mean_log_std(self._augment(mb[keys.OBS]))
-        return demo_action_error(mean, mb[keys.ACTION], mb.get(keys.IS_DEMO))
+        return demo_action_error(mean, self._arm(mb[keys.ACTION]), mb.get(keys.IS_DEMO))
 
     def _base_step(self, mb: dict[str, Any]) -> torch.Tensor:
         assert self.base_optimizer is not None
@@ -433,18 +565,29 @@ class SAC:
         """
         minibatches = _split(batch, self.config.utd_ratio)
         critic_losses, q_means = [], []
+        gripper_losses, gripper_qs = [], []
         features = q = torch.empty(0)
         for mb in minibatches:
-            loss, q, features = self.critic_loss(mb)
+            loss, q, features, next_features = self._critic_loss(mb)
+            total = loss
             self.critic_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if self.gripper_optimizer is not None:
+                gripper_loss, gripper_q = self.gripper_loss(mb, features, next_features)
+                total = loss + gripper_loss  # one backward: both train the shared encoder
+                self.gripper_optimizer.zero_grad(set_to_none=True)
+                gripper_losses.append(gripper_loss.detach())
+                gripper_qs.append(gripper_q.detach().mean())
+            total.backward()
             self.critic_optimizer.step()
+            targets: list[torch.Tensor] = list(self.critic_target.parameters())
+            online: list[torch.Tensor] = list(self.critic.parameters())
+            if self.gripper_optimizer is not None:
+                assert self.gripper is not None and self.gripper_target is not None
+                self.gripper_optimizer.step()
+                targets += list(self.gripper_target.parameters())
+                online += list(self.gripper.parameters())
             with torch.no_grad():  # Polyak: target += tau * (online - target)
-                torch._foreach_lerp_(
-                    list(self.critic_target.parameters()),
-                    list(self.critic.parameters()),
-                    self.config.tau,
-                )
+                torch._foreach_lerp_(targets, online, self.config.tau)
             self.critic_updates += 1
             critic_losses.append(loss.detach())
             q_means.append(q.detach().mean())
@@ -476,6 +619,9 @@ class SAC:
         ]
         names = ["losses/critic", "losses/actor", "losses/temperature"]
         names += ["charts/temperature", "charts/q_mean", "charts/entropy"]
+        if gripper_losses:
+            scalars += [torch.stack(gripper_losses).mean(), torch.stack(gripper_qs).mean()]
+            names += ["learner/gripper_q_loss", "learner/gripper_q"]
         last = minibatches[-1]
         if self.base is not None:
             scalars.append(self._base_step(last))
@@ -497,7 +643,8 @@ class SAC:
             names += ["charts/bc_mse"]
         stats = torch.stack(scalars).tolist()  # one host sync for all scalars
         values = dict(zip(names, stats))
-        for name in names[:3]:
+        guarded = names[:3] + (["learner/gripper_q_loss"] if gripper_losses else [])
+        for name in guarded:
             if not math.isfinite(values[name]):
                 raise FloatingPointError(
                     f"SAC update {self.actor_updates}: {name} is {values[name]} (non-finite)"
@@ -512,7 +659,7 @@ class SAC:
         mb = _split(batch, self.config.utd_ratio)[-1]
         features = self.encoder(mb[keys.OBS])
         critic_hidden: list[torch.Tensor] = []
-        self.critic(features, mb[keys.ACTION], hidden=critic_hidden)
+        self.critic(features, self._arm(mb[keys.ACTION]), hidden=critic_hidden)
         return {
             "learner/dormant_actor": dormant_ratio(
                 mlp_hidden_activations(self.actor.net, features)
@@ -552,6 +699,14 @@ class SAC:
                     "base_updates": self.base_updates,
                 }
             ),
+            **(
+                {}
+                if self.gripper_optimizer is None or self.gripper_target is None
+                else {
+                    "gripper_target": self.gripper_target.state_dict(),
+                    "gripper_optimizer": self.gripper_optimizer.state_dict(),
+                }
+            ),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -588,3 +743,9 @@ class SAC:
                 raise KeyError("SAC state is missing 'base_optimizer' (saved without base_policy?)")
             self.base_optimizer.load_state_dict(state["base_optimizer"])
             self.base_updates = int(state["base_updates"])
+        if self.gripper_optimizer is not None and self.gripper_target is not None:
+            for name in ("gripper_target", "gripper_optimizer"):
+                if name not in state:
+                    raise KeyError(f"SAC state is missing {name!r} (saved without gripper_critic?)")
+            self.gripper_target.load_state_dict(state["gripper_target"])
+            self.gripper_optimizer.load_state_dict(state["gripper_optimizer"])

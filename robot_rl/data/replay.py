@@ -17,7 +17,8 @@ Written by hand: no maintained library stores frame-once, episode-structured rep
 Batch format (what ``sample`` returns and ``SAC.update`` takes)::
 
     {"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},   # images uint8 (N, H, W, 3)
-     "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}
+     "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1,
+     "prev_action": (N, A) float32}   # the episode's action before "action"; 0 at its start
 
 With ``n_step`` > 1 a row is an n-step transition: ``reward`` is the discounted sum of up to n
 rewards of the same episode, ``next_obs`` the observation after them, ``terminated`` whether the
@@ -88,6 +89,9 @@ class ReplayBuffer:
         self.obs = {k: np.zeros((slots, *shape), dtype) for k, (shape, dtype) in obs_spec.items()}
         # Transition data, indexed by the slot of its observation.
         self.actions = np.zeros((slots, action_dim), np.float32)
+        # The episode's action before the transition at a slot (0: none, the episode's start):
+        # what SAC's grasp penalty compares the gripper command with.
+        self.prev_actions = np.zeros((slots, action_dim), np.float32)
         self.rewards = np.zeros(slots, np.float32)
         self.terminated = np.zeros(slots, np.float32)
         self.truncated = np.zeros(slots, bool)
@@ -105,7 +109,8 @@ class ReplayBuffer:
 
     def bytes_per_transition(self) -> float:
         """Bytes of all preallocated storage divided by capacity (transitions)."""
-        arrays = [*self.obs.values(), self.actions, self.rewards, self.terminated]
+        arrays = [*self.obs.values(), self.actions, self.prev_actions, self.rewards]
+        arrays += [self.terminated]
         arrays += [self.truncated, self.intervened, self.sources, self.valid, self.next_slot]
         return sum(a.nbytes for a in arrays) / self.capacity
 
@@ -138,6 +143,7 @@ class ReplayBuffer:
         self._open.pop(stream, None)
         slot = int(self._claim(1)[0])
         self._write_obs(slot, first_obs)
+        self.prev_actions[slot] = 0.0
         self._open[stream] = slot
 
     def has_open_episode(self, stream: Hashable = None) -> bool:
@@ -177,6 +183,7 @@ class ReplayBuffer:
         if self._open.pop(stream, None) is None:
             return False
         self._write_obs(slot, next_obs)
+        self.prev_actions[slot] = action  # of the transition that starts at slot, if any
         self.actions[cur] = action
         self.rewards[cur] = reward
         self.terminated[cur] = float(terminated)
@@ -204,6 +211,8 @@ class ReplayBuffer:
         self._write_obs(slots, {k: v[first:] for k, v in ep.observations.items()})
         t = slots[:-1]
         self.actions[t] = ep.actions[first:]
+        self.prev_actions[slots[0]] = ep.actions[first - 1] if first else 0.0
+        self.prev_actions[slots[1:]] = ep.actions[first:]
         self.rewards[t] = ep.rewards[first:]
         self.terminated[t] = ep.terminated[first:]
         self.truncated[t] = ep.truncated[first:]
@@ -252,6 +261,7 @@ class ReplayBuffer:
             keys.OBS: {k: v[idx] for k, v in self.obs.items()},
             keys.NEXT_OBS: {k: v[nxt] for k, v in self.obs.items()},
             keys.ACTION: self.actions[idx],
+            keys.PREV_ACTION: self.prev_actions[idx],
             keys.REWARD: reward,
             keys.TERMINATED: terminated,
             **extra,

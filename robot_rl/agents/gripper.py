@@ -1,0 +1,77 @@
+"""HIL-SERL's discrete gripper critic: a small DQN head beside SAC's continuous arm actor.
+
+The action's last entry is the gripper, an absolute command (-1 open .. +1 closed in the twin,
+``robot_rl_sim.env``; demos hold it at exactly +-1). With ``SACConfig.gripper_critic`` the actor
+and critic see only the arm entries, and this head picks the gripper among two classes,
+open (-1) and close (+1), greedily from Q_g(s, class).
+
+Two classes, not HIL-SERL's three (open / stay / close): their gripper interface takes "stay" as
+"send no command"; ours takes an absolute command every step, so "stay" is the previous
+command, always the same action as one of open or close. A third class would alias one of the
+two while its meaning depends on the previous command, which the observation does not hold
+(the measured opening lags the command by several steps while the fingers move). What "stay"
+stood for in HIL-SERL, a step that does not toggle, is what the grasp penalty rewards: a
+class that differs from the previous command of the episode (``keys.PREV_ACTION``, from the
+replay buffer) pays ``grasp_penalty``.
+
+Q_g(s, g) and the arm critic Q(s, a_arm) are two partial-action values of the same joint policy:
+each takes the other's action at s as the data has it, and at s' as the current policy picks it
+(the arm critic: an actor sample; this head: its greedy class). Both learn from the same
+reward, discount and done mask; only this head sees the grasp penalty, as in HIL-SERL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from robot_rl.agents.networks import CriticEnsemble
+
+GRIPPER_CLASSES = ("open", "close")
+GRIPPER_COMMANDS = (-1.0, 1.0)  # the action's last entry for each class
+OPEN, CLOSE = 0, 1
+GRIPPER_ENSEMBLE = 2  # Q heads whose min is the value (clipped double Q, as the arm critic)
+
+
+def gripper_class(command: torch.Tensor) -> torch.Tensor:
+    """Class (B,) int64 of gripper commands (B,): close where > 0, else open (the closer of
+    -1 / +1; demos hold the command at exactly +-1)."""
+    return (command > 0).long()
+
+
+def toggled(command: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    """(B,) float32 1.0 where a command's class differs from the previous command's, 0 where
+    they agree or there is no previous command (0 at an episode's first step)."""
+    known = previous != 0
+    return (known & (gripper_class(command) != gripper_class(previous))).float()
+
+
+class GripperCritic(nn.Module):
+    """Q_g(s, class) for each gripper class: an ensemble of ``GRIPPER_ENSEMBLE`` LayerNorm MLPs
+    on the encoded observation, evaluated together (the arm critic's vectorised ensemble with
+    no action input and one output per class)."""
+
+    def __init__(self, in_dim: int, hidden_dims: Sequence[int]) -> None:
+        super().__init__()
+        self.net = CriticEnsemble(
+            in_dim, hidden_dims, GRIPPER_ENSEMBLE, out_dim=len(GRIPPER_CLASSES)
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Q-values (E, B, classes) for features (B, D)."""
+        return self.net(features, features.new_zeros(features.shape[0], 0))  # type: ignore[no-any-return]
+
+    def value(self, features: torch.Tensor) -> torch.Tensor:
+        """Pessimistic Q (B, classes): the min over the ensemble."""
+        return self(features).min(0).values  # type: ignore[no-any-return]
+
+    def greedy(self, features: torch.Tensor) -> torch.Tensor:
+        """Greedy class (B,) int64 under the pessimistic Q."""
+        return self.value(features).argmax(-1)
+
+
+def command_of(classes: torch.Tensor) -> torch.Tensor:
+    """Gripper commands (B,) float32 (-1 open, +1 close) of classes (B,)."""
+    return torch.where(classes == CLOSE, 1.0, -1.0).to(torch.float32)

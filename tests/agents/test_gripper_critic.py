@@ -1,0 +1,346 @@
+"""SAC's discrete gripper critic (HIL-SERL): TD target, learning, grasp penalty, checkpoints,
+acting, config errors, and the replay buffer's previous action it needs."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from robot_rl import keys
+from robot_rl.agents import SAC, EncoderConfig, Policy, SACConfig
+from robot_rl.agents.gripper import CLOSE, OPEN, gripper_class, toggled
+from robot_rl.config import ConfigError, from_dict
+from robot_rl.data.episode import Episode
+from robot_rl.data.replay import ReplayBuffer
+
+STATE_SPEC = {"state": ((3,), np.dtype(np.float32))}
+PIXEL_SPEC = {
+    "state": ((3,), np.dtype(np.float32)),
+    "pixels_front": ((32, 32, 3), np.dtype(np.uint8)),
+}
+GRIP = SACConfig(
+    hidden_dims=(32, 32),
+    critic_ensemble_size=2,
+    utd_ratio=2,
+    batch_size=32,
+    critic_lr=1e-3,
+    gripper_critic=True,
+)
+ACTION_DIM = 3  # two arm entries and the gripper
+
+
+def batch_of(
+    state: torch.Tensor,
+    next_state: torch.Tensor,
+    gripper: torch.Tensor,
+    reward: torch.Tensor,
+    terminated: torch.Tensor,
+    *,
+    prev_gripper: torch.Tensor | None = None,
+    seed: int = 0,
+) -> dict:
+    """A batch with random arm entries and the given gripper commands (B,)."""
+    g = torch.Generator().manual_seed(seed)
+    n = state.shape[0]
+    arm = torch.rand((n, ACTION_DIM - 1), generator=g) * 2 - 1
+    batch = {
+        keys.OBS: {"state": state},
+        keys.NEXT_OBS: {"state": next_state},
+        keys.ACTION: torch.cat([arm, gripper[:, None]], -1),
+        keys.REWARD: reward,
+        keys.TERMINATED: terminated,
+    }
+    if prev_gripper is not None:
+        batch[keys.PREV_ACTION] = torch.cat([arm, prev_gripper[:, None]], -1)
+    return batch
+
+
+def gripper_q(sac: SAC, state: torch.Tensor) -> torch.Tensor:
+    """The online head's pessimistic Q (B, classes) at un-augmented states (B, 3)."""
+    assert sac.gripper is not None
+    with torch.no_grad():
+        return sac.gripper.value(sac.encoder({"state": state}))
+
+
+def random_commands(n: int, g: torch.Generator) -> torch.Tensor:
+    return torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+
+
+def test_classes_and_toggles() -> None:
+    assert gripper_class(torch.tensor([-1.0, -0.2, 0.3, 1.0])).tolist() == [0, 0, 1, 1]
+    now = torch.tensor([1.0, 1.0, -1.0, -1.0, 1.0])
+    before = torch.tensor([-1.0, 1.0, 1.0, -1.0, 0.0])  # 0: the episode's first step
+    assert toggled(now, before).tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_td_loss_is_double_dqn_against_the_target_head() -> None:
+    """The loss equals the MSE to r - penalty * toggled + gamma * (1 - done) *
+    Q_target(s', argmax Q_online(s')), computed here by hand from the two heads."""
+    config = replace(GRIP, grasp_penalty=0.1, discount=0.9, tau=0.5)
+    sac = SAC(STATE_SPEC, ACTION_DIM, config, device="cpu", seed=3)
+    g = torch.Generator().manual_seed(1)
+    n = 64
+    batch = batch_of(
+        torch.randn(n, 3, generator=g),
+        torch.randn(n, 3, generator=g),
+        random_commands(n, g),
+        torch.rand(n, generator=g),
+        (torch.rand(n, generator=g) < 0.3).float(),
+        prev_gripper=random_commands(n, g),
+    )
+    sac.update(batch)  # online and target heads now differ (tau 0.5)
+    assert sac.gripper is not None and sac.gripper_target is not None
+    with torch.no_grad():
+        feats = sac.encoder(batch[keys.OBS])
+        next_feats = sac.encoder(batch[keys.NEXT_OBS])
+        greedy = sac.gripper(next_feats).min(0).values.argmax(-1)
+        online_max = sac.gripper(next_feats).min(0).values.max(-1).values
+        next_q = sac.gripper_target(next_feats).min(0).values.gather(-1, greedy[:, None])[:, 0]
+        assert not torch.allclose(next_q, online_max)  # the target head values, not the online
+        grip = batch[keys.ACTION][:, -1]
+        penalty = 0.1 * ((grip > 0) != (batch[keys.PREV_ACTION][:, -1] > 0)).float()
+        target = batch[keys.REWARD] - penalty + 0.9 * (1 - batch[keys.TERMINATED]) * next_q
+        q = sac.gripper(feats)[:, torch.arange(n), (grip > 0).long()]  # (E, B)
+        expected = (q - target).pow(2).mean()
+        loss, _ = sac.gripper_loss(batch, feats, next_feats)  # no augmentation on state
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_updates_move_q_of_the_taken_class_to_a_known_target() -> None:
+    """Terminal rows with reward 0.7, gripper closed: Q(s, close) goes to 0.7 (from near 0)."""
+    sac = SAC(STATE_SPEC, ACTION_DIM, GRIP, device="cpu", seed=0)
+    g = torch.Generator().manual_seed(0)
+    n = GRIP.utd_ratio * GRIP.batch_size
+    state = torch.randn(n, 3, generator=g)
+    batch = batch_of(state, state, torch.ones(n), torch.full((n,), 0.7), torch.ones(n))
+    before = float(gripper_q(sac, state)[:, CLOSE].mean())
+    errors = []
+    for _ in range(150):
+        values = sac.update(batch)
+        errors.append(abs(float(gripper_q(sac, state)[:, CLOSE].mean()) - 0.7))
+    assert abs(before - 0.7) > 0.3
+    assert errors[0] < abs(before - 0.7)  # the first update already moves toward it
+    assert errors[-1] < 0.05, errors[-1]
+    assert values["learner/gripper_q_loss"] < 0.01
+    assert values["learner/gripper_q"] == pytest.approx(0.7, abs=0.05)
+
+
+@pytest.mark.learning
+def test_greedy_class_learns_that_only_close_pays_two_steps_later(learn_seed: int) -> None:
+    """A 2-step toy through SAC.update: at s0 every action leads to s1 with reward 0; at s1
+    closing pays 1 and opening 0, both terminal. The greedy class at s1 becomes close, and the
+    value of s0 carries the discounted payoff back. Seeds 0..4: greedy close from update 3 at
+    the latest and ever after, Q(s1) gap 1.00 (bound 0.5), Q(s0) 0.81 worst of a true 0.97
+    after 200 updates (bound 0.485)."""
+    sac = SAC(STATE_SPEC, ACTION_DIM, GRIP, device="cpu", seed=learn_seed)
+    g = torch.Generator().manual_seed(learn_seed)
+    s0, s1 = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
+    n = GRIP.utd_ratio * GRIP.batch_size
+    for _ in range(200):
+        at_s1 = torch.rand(n, generator=g) < 0.5
+        state = torch.where(at_s1[:, None], s1, s0)
+        next_state = torch.where(at_s1[:, None], s1, s1)  # s1's rows end (terminal)
+        gripper = random_commands(n, g)
+        reward = (at_s1 & (gripper > 0)).float()
+        sac.update(batch_of(state, next_state, gripper, reward, at_s1.float(), seed=_))
+    q = gripper_q(sac, torch.stack([s0, s1]))
+    assert int(q[1].argmax()) == CLOSE, q
+    assert float(q[1, CLOSE] - q[1, OPEN]) > 0.5, q
+    assert float(q[0].max()) > 0.5 * GRIP.discount, q
+    obs1 = {"state": s1.numpy()}
+    assert sac.act(obs1, deterministic=True)[-1] == 1.0
+
+
+def _train_penalty_bandit(prev_command: float) -> torch.Tensor:
+    """Both classes pay 0.5 (terminal); the previous command is ``prev_command`` on every row.
+    Returns the learned Q (classes,) at the one state."""
+    config = replace(GRIP, grasp_penalty=0.1)
+    sac = SAC(STATE_SPEC, ACTION_DIM, config, device="cpu", seed=0)
+    g = torch.Generator().manual_seed(0)
+    n = config.utd_ratio * config.batch_size
+    state = torch.zeros(n, 3)
+    for i in range(150):
+        batch = batch_of(
+            state,
+            state,
+            random_commands(n, g),
+            torch.full((n,), 0.5),
+            torch.ones(n),
+            prev_gripper=torch.full((n,), prev_command),
+            seed=i,
+        )
+        sac.update(batch)
+    return gripper_q(sac, torch.zeros(1, 3))[0]
+
+
+def test_grasp_penalty_lowers_the_q_of_the_toggling_class() -> None:
+    """Equal payoffs; the class that toggles the previous command is worth ~0.1 less."""
+    after_open = _train_penalty_bandit(-1.0)  # closing toggles
+    after_close = _train_penalty_bandit(1.0)  # opening toggles
+    assert float(after_open[OPEN] - after_open[CLOSE]) == pytest.approx(0.1, abs=0.04)
+    assert float(after_close[CLOSE] - after_close[OPEN]) == pytest.approx(0.1, abs=0.04)
+
+
+def test_grasp_penalty_needs_the_previous_action_in_the_batch() -> None:
+    sac = SAC(STATE_SPEC, ACTION_DIM, replace(GRIP, grasp_penalty=0.02), device="cpu")
+    n = 2 * GRIP.batch_size
+    batch = batch_of(
+        torch.zeros(n, 3), torch.zeros(n, 3), torch.ones(n), torch.ones(n), torch.ones(n)
+    )
+    with pytest.raises(KeyError, match="prev_action"):
+        sac.update(batch)
+
+
+def test_checkpoint_round_trip_keeps_the_head_its_target_and_optimiser() -> None:
+    config = replace(GRIP, grasp_penalty=0.02)
+    sac = SAC(STATE_SPEC, ACTION_DIM, config, device="cpu", seed=1)
+    g = torch.Generator().manual_seed(2)
+    n = 2 * GRIP.batch_size
+
+    def batch(i: int) -> dict:
+        return batch_of(
+            torch.randn(n, 3, generator=g),
+            torch.randn(n, 3, generator=g),
+            random_commands(n, g),
+            torch.rand(n, generator=g),
+            torch.zeros(n),
+            prev_gripper=random_commands(n, g),
+            seed=i,
+        )
+
+    for i in range(20):
+        sac.update(batch(i))
+    buffer = io.BytesIO()
+    torch.save(sac.state_dict(), buffer)
+    buffer.seek(0)
+    restored = SAC(STATE_SPEC, ACTION_DIM, config, device="cpu", seed=9)
+    restored.load_state_dict(torch.load(buffer, weights_only=False))
+    states = torch.randn(256, 3, generator=g)
+    greedy = gripper_q(sac, states).argmax(-1)
+    assert 0 < int(greedy.sum()) < 256  # both classes occur: the comparison means something
+    assert torch.equal(gripper_q(restored, states).argmax(-1), greedy)
+    policy = Policy(STATE_SPEC, ACTION_DIM, config)
+    policy.load_state_dict(sac.policy_state_dict())
+    obs = {"state": states[0].numpy()}
+    assert np.array_equal(policy.act(obs, deterministic=True), sac.act(obs, deterministic=True))
+    same = batch(99)
+    assert restored.update(same) == sac.update(same)  # same weights, Adam moments and RNG
+    plain = SAC(STATE_SPEC, ACTION_DIM, replace(config, grasp_penalty=0.0), device="cpu")
+    state = plain.state_dict()
+    del state["gripper_optimizer"]
+    with pytest.raises(KeyError, match="gripper_optimizer"):
+        plain.load_state_dict(state)
+
+
+def test_deterministic_act_is_greedy_and_sampled_act_explores_at_epsilon() -> None:
+    policy = Policy(STATE_SPEC, ACTION_DIM, replace(GRIP, gripper_epsilon=0.2), seed=4)
+    obs = {"state": np.array([0.3, -0.2, 0.5], np.float32)}
+    greedy = policy.act(obs, deterministic=True)[-1]
+    assert greedy in (-1.0, 1.0)
+    assert all(policy.act(obs, deterministic=True)[-1] == greedy for _ in range(20))
+    draws = np.array([policy.act(obs)[-1] for _ in range(3000)])
+    assert set(np.unique(draws)) <= {-1.0, 1.0}
+    # A random class is the other one half the time: rate epsilon / 2 = 0.1 (std 0.0055).
+    assert 0.08 < float(np.mean(draws != greedy)) < 0.12
+    never = Policy(STATE_SPEC, ACTION_DIM, replace(GRIP, gripper_epsilon=0.0), seed=4)
+    never.load_state_dict(policy.state_dict())
+    assert all(never.act(obs)[-1] == greedy for _ in range(200))
+
+
+def test_composes_with_the_bc_base_hl_gauss_and_pixels() -> None:
+    """Residual actor on a BC base over the arm entries, HL-Gauss arm critic, a pixel encoder
+    that the gripper head trains too; the metrics carry the head's loss and Q."""
+    config = replace(
+        GRIP,
+        batch_size=8,
+        base_policy="bc",
+        base_pretrain_updates=1,
+        critic_loss="hl_gauss",
+        q_target_bounds=(0.0, 1.0),
+        grasp_penalty=0.02,
+        encoder=EncoderConfig(conv_channels=(8, 8), conv_strides=(2, 2), latent_dim=16),
+    )
+    sac = SAC(PIXEL_SPEC, ACTION_DIM, config, device="cpu", seed=0)
+    assert sac.actor.net[-1].out_features == 2 * (ACTION_DIM - 1)
+    assert sac.base is not None and sac.base.actor.net[-1].out_features == 2 * (ACTION_DIM - 1)
+    g = torch.Generator().manual_seed(0)
+    n = 16
+
+    def obs() -> dict[str, torch.Tensor]:
+        return {
+            "state": torch.randn(n, 3, generator=g),
+            "pixels_front": torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=g),
+        }
+
+    batch = batch_of(
+        torch.zeros(n, 3),
+        torch.zeros(n, 3),
+        random_commands(n, g),
+        torch.rand(n, generator=g),
+        torch.zeros(n),
+        prev_gripper=random_commands(n, g),
+    )
+    batch[keys.OBS], batch[keys.NEXT_OBS] = obs(), obs()
+    batch[keys.IS_DEMO] = (torch.arange(n) % 2).float()
+    sac.pretrain(lambda size: {keys.OBS: obs(), keys.ACTION: batch[keys.ACTION]})
+    values = sac.update(batch)
+    assert {"learner/gripper_q_loss", "learner/gripper_q", "losses/base_bc"} <= set(values)
+    # the head's loss alone reaches the shared encoder's convolutions
+    mb = {
+        k: v[:8] if not isinstance(v, dict) else {kk: vv[:8] for kk, vv in v.items()}
+        for k, v in batch.items()
+    }
+    _, _, feats, next_feats = sac._critic_loss(mb)
+    sac.critic_optimizer.zero_grad(set_to_none=True)
+    loss, _ = sac.gripper_loss(mb, feats, next_feats)
+    loss.backward()
+    conv_grads = [p.grad for n_, p in sac.encoder.named_parameters() if n_.startswith("trunk.")]
+    assert conv_grads and all(gr is not None and gr.abs().sum() > 0 for gr in conv_grads)
+    action = sac.act({k: v[0].numpy() for k, v in obs().items()})
+    assert action.shape == (ACTION_DIM,) and action[-1] in (-1.0, 1.0)
+
+
+def test_bad_combinations_are_named() -> None:
+    with pytest.raises(ValueError, match="gripper_critic"):
+        SAC(STATE_SPEC, 1, replace(GRIP), device="cpu")
+    with pytest.raises(ValueError, match="gripper_critic"):
+        Policy(STATE_SPEC, 1, GRIP)
+    with pytest.raises(ValueError, match="grasp_penalty"):
+        SACConfig(grasp_penalty=0.02).validate()
+    with pytest.raises(ValueError, match="gripper_epsilon"):
+        SACConfig(gripper_critic=True, gripper_epsilon=1.5).validate()
+    with pytest.raises(ConfigError, match="grasp_penalty"):
+        from_dict(SACConfig, {"gripper_critic": True, "grasp_penalty": -0.1})
+
+
+def test_replay_batches_carry_the_previous_action_of_the_episode() -> None:
+    """0 at an episode's first step, then the action before, for step-by-step and whole
+    episodes alike (the grasp penalty's toggle)."""
+    spec = {"state": ((1,), np.dtype(np.float32))}
+    buffer = ReplayBuffer(spec, 2, 100)
+    actions = np.array([[0.1, -1.0], [0.2, 1.0], [0.3, 1.0]], np.float32)
+    obs = np.arange(4, dtype=np.float32)[:, None]
+    ep = Episode(
+        observations={"state": obs},
+        actions=actions,
+        rewards=np.zeros(3, np.float32),
+        terminated=np.array([False, False, True]),
+        truncated=np.zeros(3, bool),
+        intervened=np.zeros(3, bool),
+        sources=np.zeros(3, np.uint8),
+        timestamps=np.arange(4, dtype=np.float64),
+    )
+    buffer.add_episode(ep)
+    buffer.start_episode({"state": obs[0]})
+    for t in range(3):
+        buffer.add_step(actions[t], 0.0, {"state": obs[t + 1]}, t == 2, False)
+    rows = np.flatnonzero(buffer.valid)
+    batch = buffer.gather(rows)
+    step = batch[keys.OBS]["state"][:, 0].astype(int)  # the row's time step
+    expected = np.concatenate([np.zeros((1, 2), np.float32), actions[:-1]])[step]
+    np.testing.assert_array_equal(batch[keys.PREV_ACTION], expected)
+    assert len(rows) == 6
