@@ -4,6 +4,7 @@ acting, config errors, and the replay buffer's previous action it needs."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -130,7 +131,9 @@ def test_updates_move_q_of_the_taken_class_to_a_known_target() -> None:
 
 
 @pytest.mark.learning
-def test_greedy_class_learns_that_only_close_pays_two_steps_later(learn_seed: int) -> None:
+def test_greedy_class_learns_that_only_close_pays_two_steps_later(
+    learn_seed: int, record_figure: Callable[..., None]
+) -> None:
     """A 2-step toy through SAC.update: at s0 every action leads to s1 with reward 0; at s1
     closing pays 1 and opening 0, both terminal. The greedy class at s1 becomes close, and the
     value of s0 carries the discounted payoff back. Seeds 0..4: greedy close from update 3 at
@@ -140,14 +143,19 @@ def test_greedy_class_learns_that_only_close_pays_two_steps_later(learn_seed: in
     g = torch.Generator().manual_seed(learn_seed)
     s0, s1 = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
     n = GRIP.utd_ratio * GRIP.batch_size
-    for _ in range(200):
+    last_open = -1  # the last update after which the greedy class at s1 was still open
+    for i in range(200):
         at_s1 = torch.rand(n, generator=g) < 0.5
         state = torch.where(at_s1[:, None], s1, s0)
-        next_state = torch.where(at_s1[:, None], s1, s1)  # s1's rows end (terminal)
         gripper = random_commands(n, g)
-        reward = (at_s1 & (gripper > 0)).float()
-        sac.update(batch_of(state, next_state, gripper, reward, at_s1.float(), seed=_))
+        reward = (at_s1 & (gripper > 0)).float()  # s1's rows end (terminal); s0's go to s1
+        sac.update(batch_of(state, s1.expand(n, 3), gripper, reward, at_s1.float(), seed=i))
+        if int(gripper_q(sac, s1[None])[0].argmax()) != CLOSE:
+            last_open = i
+    assert last_open < 100, last_open
     q = gripper_q(sac, torch.stack([s0, s1]))
+    record_figure("q_gap_s1", float(q[1, CLOSE] - q[1, OPEN]), bound=0.5)
+    record_figure("q_s0", float(q[0].max()), bound=0.5 * GRIP.discount)
     assert int(q[1].argmax()) == CLOSE, q
     assert float(q[1, CLOSE] - q[1, OPEN]) > 0.5, q
     assert float(q[0].max()) > 0.5 * GRIP.discount, q
