@@ -19,7 +19,9 @@ TIMESTAMP = "timestamp"
 SUCCESS = "success"
 IS_DEMO = "is_demo"  # batch field: 1.0 for rows sampled from the demonstration buffer
 DISCOUNT = "discount"  # batch field of n-step batches: gamma ** (steps summed in the reward)
-PREV_ACTION = "prev_action"  # batch field: the episode's action before this row's (0 at its start)
+PREV_ACTION = (
+    "prev_action"  # batch field: the episode's action before this row's (its own at step 0)
+)
 
 # Who produced an executed action. Stored as uint8 codes on disk and on the wire.
 SOURCES: tuple[str, ...] = ("policy", "human", "demo", "reset")

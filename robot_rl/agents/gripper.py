@@ -11,8 +11,16 @@ command, always the same action as one of open or close. A third class would ali
 two while its meaning depends on the previous command, which the observation does not hold
 (the measured opening lags the command by several steps while the fingers move). What "stay"
 stood for in HIL-SERL, a step that does not toggle, is what the grasp penalty rewards: a
-class that differs from the previous command of the episode (``keys.PREV_ACTION``, from the
-replay buffer) pays ``grasp_penalty``.
+step whose command leaves the end (open or closed) the previous command of the episode held
+(``keys.PREV_ACTION``, from the replay buffer) pays ``grasp_penalty``.
+
+Stored actions are the executed ones, after the safety layer, which limits the gripper's
+change per step (``safety.max_gripper_step``, default 1: a close from open runs -1, 0, +1).
+So a step's class is the direction its command moved from the previous one (0 after -1 is
+"close"), or the side it stayed on (-1 after -1 is "open"); a toggle is a move away from an
+end (-1 to 0 is one, 0 to +1 completes it and is not). A reversal half-way (-1, 0, -1) counts
+once. At an episode's first step the buffer takes the previous command equal to the first
+(no toggle: the command in force after a reset is the env's, not the buffer's, to know).
 
 Q_g(s, g) and the arm critic Q(s, a_arm) are two partial-action values of the same joint policy:
 each takes the other's action at s as the data has it, and at s' as the current policy picks it
@@ -35,17 +43,25 @@ OPEN, CLOSE = 0, 1
 GRIPPER_ENSEMBLE = 2  # Q heads whose min is the value (clipped double Q, as the arm critic)
 
 
-def gripper_class(command: torch.Tensor) -> torch.Tensor:
-    """Class (B,) int64 of gripper commands (B,): close where > 0, else open (the closer of
-    -1 / +1; demos hold the command at exactly +-1)."""
-    return (command > 0).long()
+# An executed command within this of +-1 is at that end (np.clip makes them exact).
+END_TOLERANCE = 1e-6
+
+
+def gripper_class(command: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+    """Class (B,) int64 of executed gripper commands (B,): where the command moved from the
+    ``previous`` one (B,), close if it moved up, open if down; where it did not move (or
+    without ``previous``), close where > 0, else open."""
+    side = command > 0
+    if previous is None:
+        return side.long()
+    return torch.where(command != previous, command > previous, side).long()
 
 
 def toggled(command: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-    """(B,) float32 1.0 where a command's class differs from the previous command's, 0 where
-    they agree or there is no previous command (0 at an episode's first step)."""
-    known = previous != 0
-    return (known & (gripper_class(command) != gripper_class(previous))).float()
+    """(B,) float32 1.0 where a command moves away from the end (-1 or +1) that the previous
+    command held, else 0 (no move, a move that continues from between the ends)."""
+    at_end = previous.abs() >= 1.0 - END_TOLERANCE
+    return (at_end & (gripper_class(command, previous) != (previous > 0).long())).float()
 
 
 class GripperCritic(nn.Module):

@@ -9,7 +9,11 @@ a critic step on CPU, where the encoder dominates the cost.
 
 Batch format (``update``): ``{"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},
 "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}`` with
-images uint8 (N, H, W, 3) and N = utd_ratio * batch_size.
+images uint8 (N, H, W, 3) and N = utd_ratio * batch_size (``grasp_penalty`` also needs
+``"prev_action": (N, A)``, which replay batches carry).
+
+With ``gripper_critic`` the actor and critic see the arm entries only and a discrete head
+(agents/gripper.py) picks the gripper, the action's last entry.
 """
 
 from __future__ import annotations
@@ -456,15 +460,14 @@ class SAC:
             next_class = self.gripper.greedy(next_features)  # (B,)
             next_q = self.gripper_target.value(next_features).gather(-1, next_class[:, None])
             reward = mb[keys.REWARD].float()
+            previous = mb[keys.PREV_ACTION][:, -1] if keys.PREV_ACTION in mb else None
             if cfg.grasp_penalty > 0:
-                if keys.PREV_ACTION not in mb:
+                if previous is None:
                     raise KeyError(
                         f"grasp_penalty: the batch has no {keys.PREV_ACTION!r} (the previous "
                         "action, which the replay buffer's batches carry)"
                     )
-                reward = reward - cfg.grasp_penalty * toggled(
-                    action[:, -1], mb[keys.PREV_ACTION][:, -1]
-                )
+                reward = reward - cfg.grasp_penalty * toggled(action[:, -1], previous)
             not_done = 1.0 - mb[keys.TERMINATED].float()
             discount = mb.get(keys.DISCOUNT, cfg.discount)
             target = reward + discount * not_done * next_q[:, 0]  # (B,)
@@ -477,7 +480,7 @@ class SAC:
                         else -math.inf
                     )
                 target = target.clamp(low, high)
-        taken = gripper_class(action[:, -1])  # (B,)
+        taken = gripper_class(action[:, -1], previous)  # (B,)
         q_all = self.gripper(features)  # (E, B, classes)
         index = taken[None, :, None].expand(q_all.shape[0], -1, 1)
         q = q_all.gather(-1, index)[..., 0]  # (E, B)
@@ -673,7 +676,8 @@ class SAC:
         return self.policy.act(obs, deterministic=deterministic)
 
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
-        """Tensors a Policy needs to act (encoder + actor), on CPU and contiguous."""
+        """Tensors a Policy needs to act (encoder + actor, and the base policy and gripper head
+        when configured), on CPU and contiguous."""
         return cpu_state_dict(self.policy)
 
     # ------------------------------------------------------------------------- checkpoints

@@ -18,7 +18,8 @@ Batch format (what ``sample`` returns and ``SAC.update`` takes)::
 
     {"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},   # images uint8 (N, H, W, 3)
      "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1,
-     "prev_action": (N, A) float32}   # the episode's action before "action"; 0 at its start
+     "prev_action": (N, A) float32}   # the episode's action before "action" (at its first
+                                      # step: "action" itself)
 
 With ``n_step`` > 1 a row is an n-step transition: ``reward`` is the discounted sum of up to n
 rewards of the same episode, ``next_obs`` the observation after them, ``terminated`` whether the
@@ -89,8 +90,8 @@ class ReplayBuffer:
         self.obs = {k: np.zeros((slots, *shape), dtype) for k, (shape, dtype) in obs_spec.items()}
         # Transition data, indexed by the slot of its observation.
         self.actions = np.zeros((slots, action_dim), np.float32)
-        # The episode's action before the transition at a slot (0: none, the episode's start):
-        # what SAC's grasp penalty compares the gripper command with.
+        # The episode's action before the transition at a slot (at an episode's first step, its
+        # own action: no change): what SAC's gripper head compares the gripper command with.
         self.prev_actions = np.zeros((slots, action_dim), np.float32)
         self.rewards = np.zeros(slots, np.float32)
         self.terminated = np.zeros(slots, np.float32)
@@ -103,6 +104,7 @@ class ReplayBuffer:
         self._written = 0  # slots ever written (filled = min(written, slots))
         self._next_slot = 0
         self._open: dict[Hashable, int] = {}  # stream -> slot of its open episode's latest obs
+        self._first: dict[Hashable, int] = {}  # stream -> slot of its open episode's first obs
 
     def __len__(self) -> int:
         return self._count
@@ -143,8 +145,8 @@ class ReplayBuffer:
         self._open.pop(stream, None)
         slot = int(self._claim(1)[0])
         self._write_obs(slot, first_obs)
-        self.prev_actions[slot] = 0.0
         self._open[stream] = slot
+        self._first[stream] = slot  # its prev action is its own (set by the first add_step)
 
     def has_open_episode(self, stream: Hashable = None) -> bool:
         """Whether ``stream`` has an open episode that add_step continues."""
@@ -153,6 +155,7 @@ class ReplayBuffer:
     def abandon_episode(self, stream: Hashable = None) -> None:
         """Forget ``stream``'s open episode (its stored transitions stay)."""
         self._open.pop(stream, None)
+        self._first.pop(stream, None)
 
     def add_step(
         self,
@@ -183,6 +186,8 @@ class ReplayBuffer:
         if self._open.pop(stream, None) is None:
             return False
         self._write_obs(slot, next_obs)
+        if self._first.pop(stream, None) == cur:
+            self.prev_actions[cur] = action
         self.prev_actions[slot] = action  # of the transition that starts at slot, if any
         self.actions[cur] = action
         self.rewards[cur] = reward
@@ -211,7 +216,7 @@ class ReplayBuffer:
         self._write_obs(slots, {k: v[first:] for k, v in ep.observations.items()})
         t = slots[:-1]
         self.actions[t] = ep.actions[first:]
-        self.prev_actions[slots[0]] = ep.actions[first - 1] if first else 0.0
+        self.prev_actions[slots[0]] = ep.actions[first - 1] if first else ep.actions[0]
         self.prev_actions[slots[1:]] = ep.actions[first:]
         self.rewards[t] = ep.rewards[first:]
         self.terminated[t] = ep.terminated[first:]

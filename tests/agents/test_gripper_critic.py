@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +15,13 @@ import torch
 from robot_rl import keys
 from robot_rl.agents import SAC, EncoderConfig, Policy, SACConfig
 from robot_rl.agents.gripper import CLOSE, OPEN, gripper_class, toggled
+from robot_rl.app.build import make_env
 from robot_rl.config import ConfigError, from_dict
 from robot_rl.data.episode import Episode
 from robot_rl.data.replay import ReplayBuffer
+from robot_rl.envs.spec import obs_spec_from_space
+from robot_rl.run_config import RunConfig
+from tests.tiny_run import tiny_run
 
 STATE_SPEC = {"state": ((3,), np.dtype(np.float32))}
 PIXEL_SPEC = {
@@ -71,11 +76,22 @@ def random_commands(n: int, g: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
 
 
-def test_classes_and_toggles() -> None:
+def test_classes_and_toggles_of_rate_limited_commands() -> None:
+    """The safety layer moves the executed command at most max_gripper_step (1) per step:
+    a close from open runs -1, 0, +1 and an open from closed +1, 0, -1."""
     assert gripper_class(torch.tensor([-1.0, -0.2, 0.3, 1.0])).tolist() == [0, 0, 1, 1]
-    now = torch.tensor([1.0, 1.0, -1.0, -1.0, 1.0])
-    before = torch.tensor([-1.0, 1.0, 1.0, -1.0, 0.0])  # 0: the episode's first step
-    assert toggled(now, before).tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+    closing = torch.tensor([-1.0, 0.0, 1.0, 1.0])  # executed commands of one episode
+    opening = torch.tensor([1.0, 0.0, -1.0, -1.0])
+    for run, cls, toggles in ((closing, 1, [1, 0, 0]), (opening, 0, [1, 0, 0])):
+        now, before = run[1:], run[:-1]
+        assert gripper_class(now, before).tolist() == [cls] * 3
+        assert toggled(now, before).tolist() == toggles
+    stay = torch.tensor([-1.0, 1.0])
+    assert gripper_class(stay, stay).tolist() == [OPEN, CLOSE]  # step 0: previous = itself
+    assert toggled(stay, stay).tolist() == [0.0, 0.0]
+    unlimited = torch.tensor([1.0, -1.0]), torch.tensor([-1.0, 1.0])  # max_gripper_step 2
+    assert gripper_class(*unlimited).tolist() == [CLOSE, OPEN]
+    assert toggled(*unlimited).tolist() == [1.0, 1.0]
 
 
 def test_td_loss_is_double_dqn_against_the_target_head() -> None:
@@ -326,7 +342,7 @@ def test_bad_combinations_are_named() -> None:
 
 
 def test_replay_batches_carry_the_previous_action_of_the_episode() -> None:
-    """0 at an episode's first step, then the action before, for step-by-step and whole
+    """The action before, and at an episode's first step its own, for step-by-step and whole
     episodes alike (the grasp penalty's toggle)."""
     spec = {"state": ((1,), np.dtype(np.float32))}
     buffer = ReplayBuffer(spec, 2, 100)
@@ -349,6 +365,37 @@ def test_replay_batches_carry_the_previous_action_of_the_episode() -> None:
     rows = np.flatnonzero(buffer.valid)
     batch = buffer.gather(rows)
     step = batch[keys.OBS]["state"][:, 0].astype(int)  # the row's time step
-    expected = np.concatenate([np.zeros((1, 2), np.float32), actions[:-1]])[step]
+    expected = np.concatenate([actions[:1], actions[:-1]])[step]
     np.testing.assert_array_equal(batch[keys.PREV_ACTION], expected)
     assert len(rows) == 6
+
+
+def test_twin_with_its_safety_layer_gives_the_classes_and_toggles_commanded(
+    tmp_path: Path,
+) -> None:
+    """The pick-cube twin behind the real safety layer (gripper rate limit 1 per step):
+    commanded open x3, close x3, open x2 come back from the replay buffer as those classes,
+    with one toggle where each change starts, and the gripper really closes and reopens."""
+    config = from_dict(RunConfig, tiny_run(tmp_path))
+    env = make_env(config, seed=0)
+    obs, _ = env.reset(seed=0)
+    spec = obs_spec_from_space(env.observation_space)
+    action_dim = int(env.action_space.shape[0])
+    buffer = ReplayBuffer(spec, action_dim, 64)
+    buffer.start_episode(obs)
+    commands = [-1.0] * 3 + [1.0] * 3 + [-1.0] * 2
+    openings = []
+    for command in commands:
+        action = np.zeros(action_dim, np.float32)
+        action[-1] = command
+        obs, reward, terminated, truncated, info = env.step(action)
+        openings.append(float(obs["state"][10]))  # 1 = fully open
+        buffer.add_step(info["executed_action"], reward, obs, terminated, truncated)
+    env.close()
+    batch = buffer.gather(np.flatnonzero(buffer.valid))
+    executed = torch.as_tensor(batch[keys.ACTION][:, -1])
+    previous = torch.as_tensor(batch[keys.PREV_ACTION][:, -1])
+    assert executed.tolist() == [-1, -1, -1, 0, 1, 1, 0, -1]  # what the layer let through
+    assert gripper_class(executed, previous).tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
+    assert toggled(executed, previous).tolist() == [0, 0, 0, 1, 0, 0, 1, 0]
+    assert openings[2] > 0.9 and openings[5] < 0.2 and openings[-1] > 0.5  # it closed, reopens
