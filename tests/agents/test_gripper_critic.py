@@ -15,12 +15,15 @@ import torch
 from robot_rl import keys
 from robot_rl.agents import SAC, EncoderConfig, Policy, SACConfig
 from robot_rl.agents.gripper import CLOSE, OPEN, gripper_class, toggled
-from robot_rl.app.build import make_env
+from robot_rl.app.build import make_env, make_policy
+from robot_rl.app.launch import train
 from robot_rl.config import ConfigError, from_dict
 from robot_rl.data.episode import Episode
 from robot_rl.data.replay import ReplayBuffer
 from robot_rl.envs.spec import obs_spec_from_space
 from robot_rl.run_config import RunConfig
+from robot_rl.runtime.checkpoint import list_checkpoints, load_checkpoint, load_policy
+from robot_rl.runtime.metrics import read_jsonl
 from tests.tiny_run import tiny_run
 
 STATE_SPEC = {"state": ((3,), np.dtype(np.float32))}
@@ -399,3 +402,30 @@ def test_twin_with_its_safety_layer_gives_the_classes_and_toggles_commanded(
     assert gripper_class(executed, previous).tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
     assert toggled(executed, previous).tolist() == [0, 0, 0, 1, 0, 0, 1, 0]
     assert openings[2] > 0.9 and openings[5] < 0.2 and openings[-1] > 0.5  # it closed, reopens
+
+
+@pytest.mark.slow
+def test_a_whole_run_trains_checkpoints_and_acts_with_the_head(tmp_path: Path) -> None:
+    """A tiny twin run (learner process, zmq, actor loading pushed weights) with the gripper
+    head, the grasp penalty and a BC base: the learner logs the head's metrics, checkpoints
+    its target and Adam, and the saved policy picks the gripper with the head (about 20 s)."""
+    sac = {"gripper_critic": True, "grasp_penalty": 0.02, "base_policy": "bc"}
+    sac |= {"base_pretrain_updates": 20, "q_target_bounds": [0.0, 1.0]}
+    config = from_dict(RunConfig, tiny_run(tmp_path, "grip", sac=sac))
+    result = train(config, progress=False)
+    run = Path(result["run_dir"])
+    assert result["learner_updates"] > 0
+    rows = [r for r in read_jsonl(run / "metrics" / "learner.jsonl") if "losses/critic" in r]
+    assert rows and all(np.isfinite(r["learner/gripper_q_loss"]) for r in rows)
+    state = load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["agent"]
+    assert {"gripper_target", "gripper_optimizer"} <= set(state)
+    assert any(k.startswith("gripper.") for k in state["policy"])
+    tensors, _ = load_policy(run / "policy.safetensors")
+    env = make_env(config, seed=1)
+    obs, _ = env.reset(seed=1)
+    action_dim = int(env.action_space.shape[0])
+    policy = make_policy(config, obs_spec_from_space(env.observation_space), action_dim)
+    policy.load_state_dict(tensors)
+    env.close()
+    assert policy.gripper is not None
+    assert policy.act(obs, deterministic=True)[-1] in (-1.0, 1.0)
