@@ -30,11 +30,14 @@ reward, discount and done mask; only this head sees the grasp penalty, as in HIL
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from robot_rl import keys
 from robot_rl.agents.networks import CriticEnsemble
 
 GRIPPER_CLASSES = ("open", "close")
@@ -91,3 +94,52 @@ class GripperCritic(nn.Module):
 def command_of(classes: torch.Tensor) -> torch.Tensor:
     """Gripper commands (B,) float32 (-1 open, +1 close) of classes (B,)."""
     return torch.where(classes == CLOSE, 1.0, -1.0).to(torch.float32)
+
+
+def gripper_td_loss(
+    head: GripperCritic,
+    target_head: GripperCritic,
+    mb: dict[str, Any],
+    features: torch.Tensor,
+    next_features: torch.Tensor,
+    *,
+    discount: float,
+    grasp_penalty: float,
+    q_target_bounds: tuple[float, ...] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Double-DQN TD loss of the gripper head on a minibatch's gripper classes.
+
+    ``features`` (B, D): with grad into the encoder, the arm critic's tensor; ``next_features``
+    (B, D): no grad. Target: r - grasp_penalty * toggled + gamma * not_done *
+    Q_target(s', argmax_g Q(s', g)), each Q the min over the head's ensemble, gamma the batch's
+    ``keys.DISCOUNT`` (n-step rows) or ``discount``; clamped to ``q_target_bounds`` with the low
+    end lowered by the most the penalties can take off a return. Returns (loss, Q of the taken
+    class (E, B)). Raises KeyError when ``grasp_penalty`` > 0 and the batch has no
+    ``keys.PREV_ACTION``.
+    """
+    action = mb[keys.ACTION]
+    previous = mb[keys.PREV_ACTION][:, -1] if keys.PREV_ACTION in mb else None
+    with torch.no_grad():
+        next_class = head.greedy(next_features)  # (B,)
+        next_q = target_head.value(next_features).gather(-1, next_class[:, None])[:, 0]
+        reward = mb[keys.REWARD].float()
+        if grasp_penalty > 0:
+            if previous is None:
+                raise KeyError(
+                    f"grasp_penalty: the batch has no {keys.PREV_ACTION!r} (the previous "
+                    "action, which the replay buffer's batches carry)"
+                )
+            reward = reward - grasp_penalty * toggled(action[:, -1], previous)
+        not_done = 1.0 - mb[keys.TERMINATED].float()
+        gamma = mb.get(keys.DISCOUNT, discount)
+        target = reward + gamma * not_done * next_q  # (B,)
+        if q_target_bounds is not None:
+            low, high = (float(b) for b in q_target_bounds)
+            if grasp_penalty > 0:  # a toggle every step, forever
+                low = low - grasp_penalty / (1.0 - discount) if discount < 1 else -math.inf
+            target = target.clamp(low, high)
+    taken = gripper_class(action[:, -1], previous)  # (B,)
+    q_all = head(features)  # (E, B, classes)
+    index = taken[None, :, None].expand(q_all.shape[0], -1, 1)
+    q = q_all.gather(-1, index)[..., 0]  # (E, B)
+    return (q - target).pow(2).mean(), q

@@ -30,13 +30,7 @@ import torch
 from robot_rl import keys
 from robot_rl.agents.dormant import dormant_ratio
 from robot_rl.agents.encoders import EncoderConfig, random_shift
-from robot_rl.agents.gripper import (
-    GRIPPER_CLASSES,
-    GripperCritic,
-    command_of,
-    gripper_class,
-    toggled,
-)
+from robot_rl.agents.gripper import GRIPPER_CLASSES, GripperCritic, command_of, gripper_td_loss
 from robot_rl.agents.hl_gauss import HLGaussSupport
 from robot_rl.agents.networks import (
     NLL_ACTION_LIMIT,
@@ -145,9 +139,10 @@ class SACConfig:
     """Probability that a sampled (exploring) action takes a uniformly random gripper class
     instead of the greedy one (``gripper_critic``); deterministic actions are greedy."""
     grasp_penalty: float = 0.0
-    """Subtracted from the reward, for the gripper head only, on steps whose gripper class
-    differs from the previous step's command (a toggle; HIL-SERL: 0.02). Needs batches with
-    ``keys.PREV_ACTION`` (the replay buffer's)."""
+    """Subtracted from the reward, for the gripper head only, on steps that toggle the gripper:
+    the executed command moves away from the end (-1 or +1) that the previous step's held
+    (agents/gripper.py; HIL-SERL: 0.02). Needs batches with ``keys.PREV_ACTION`` (the replay
+    buffer's)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
@@ -446,45 +441,21 @@ class SAC:
     def gripper_loss(
         self, mb: dict[str, Any], features: torch.Tensor, next_features: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Double-DQN TD loss of the gripper head on a minibatch's gripper classes.
-
-        ``features`` (B, D): with grad into the encoder, as the arm critic's (the same tensor);
-        ``next_features`` (B, D): no grad. Target: r - grasp_penalty * toggled + discount *
-        not_done * Q_target(s', argmax_g Q(s', g)), each Q the min over the head's ensemble.
-        Returns (loss, Q of the taken class (E, B)).
-        """
+        """The gripper head's double-DQN TD loss and Q of the taken class (E, B) on a
+        minibatch, from the arm critic's features (grad) and next features (no grad); see
+        agents/gripper.py ``gripper_td_loss``."""
         assert self.gripper is not None and self.gripper_target is not None
         cfg = self.config
-        action = mb[keys.ACTION]
-        with torch.no_grad():
-            next_class = self.gripper.greedy(next_features)  # (B,)
-            next_q = self.gripper_target.value(next_features).gather(-1, next_class[:, None])
-            reward = mb[keys.REWARD].float()
-            previous = mb[keys.PREV_ACTION][:, -1] if keys.PREV_ACTION in mb else None
-            if cfg.grasp_penalty > 0:
-                if previous is None:
-                    raise KeyError(
-                        f"grasp_penalty: the batch has no {keys.PREV_ACTION!r} (the previous "
-                        "action, which the replay buffer's batches carry)"
-                    )
-                reward = reward - cfg.grasp_penalty * toggled(action[:, -1], previous)
-            not_done = 1.0 - mb[keys.TERMINATED].float()
-            discount = mb.get(keys.DISCOUNT, cfg.discount)
-            target = reward + discount * not_done * next_q[:, 0]  # (B,)
-            if cfg.q_target_bounds is not None:
-                low, high = (float(b) for b in cfg.q_target_bounds)
-                if cfg.grasp_penalty > 0:  # penalties can take a return below the task's
-                    low = (
-                        low - cfg.grasp_penalty / (1.0 - cfg.discount)
-                        if cfg.discount < 1
-                        else -math.inf
-                    )
-                target = target.clamp(low, high)
-        taken = gripper_class(action[:, -1], previous)  # (B,)
-        q_all = self.gripper(features)  # (E, B, classes)
-        index = taken[None, :, None].expand(q_all.shape[0], -1, 1)
-        q = q_all.gather(-1, index)[..., 0]  # (E, B)
-        return (q - target).pow(2).mean(), q
+        return gripper_td_loss(
+            self.gripper,
+            self.gripper_target,
+            mb,
+            features,
+            next_features,
+            discount=cfg.discount,
+            grasp_penalty=cfg.grasp_penalty,
+            q_target_bounds=cfg.q_target_bounds,
+        )
 
     def actor_loss(
         self, features: torch.Tensor, mb: dict[str, Any] | None = None
