@@ -88,6 +88,7 @@ BOUNDS: dict[str, dict[str, str]] = {
         "hl_gauss_sigma": _POS,
         "gripper_epsilon": _UNIT,
         "grasp_penalty": _NON_NEG,
+        "gripper_demo_margin": _NON_NEG,
     },
     "EncoderConfig": {
         "conv_channels": _ONE_UP,

@@ -106,16 +106,25 @@ def gripper_td_loss(
     discount: float,
     grasp_penalty: float,
     q_target_bounds: tuple[float, ...] | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    demo_margin: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Double-DQN TD loss of the gripper head on a minibatch's gripper classes.
 
     ``features`` (B, D): with grad into the encoder, the arm critic's tensor; ``next_features``
     (B, D): no grad. Target: r - grasp_penalty * toggled + gamma * not_done *
     Q_target(s', argmax_g Q(s', g)), each Q the min over the head's ensemble, gamma the batch's
     ``keys.DISCOUNT`` (n-step rows) or ``discount``; clamped to ``q_target_bounds`` with the low
-    end lowered by the most the penalties can take off a return. Returns (loss, Q of the taken
-    class (E, B)). Raises KeyError when ``grasp_penalty`` > 0 and the batch has no
-    ``keys.PREV_ACTION``.
+    end lowered by the most the penalties can take off a return.
+
+    With ``demo_margin`` > 0 and demo rows (``keys.IS_DEMO``), adds DQfD's large-margin term on
+    them (Hester et al. 2018): max_g [Q(s, g) + margin * (g != g_demo)] - Q(s, g_demo), which
+    keeps the demonstrated class greedy on demo states by at least the margin. The TD loss
+    alone leaves the class a demo never took at a state untrained there, so its greedy choice
+    on demo states is close to chance until online data covers both.
+
+    Returns (loss, {"q": mean Q of the taken class, "demo_agree": fraction of demo rows whose
+    greedy class is the demo's (only with ``keys.IS_DEMO``)}). Raises KeyError when
+    ``grasp_penalty`` > 0 and the batch has no ``keys.PREV_ACTION``.
     """
     action = mb[keys.ACTION]
     previous = mb[keys.PREV_ACTION][:, -1] if keys.PREV_ACTION in mb else None
@@ -142,4 +151,16 @@ def gripper_td_loss(
     q_all = head(features)  # (E, B, classes)
     index = taken[None, :, None].expand(q_all.shape[0], -1, 1)
     q = q_all.gather(-1, index)[..., 0]  # (E, B)
-    return (q - target).pow(2).mean(), q
+    loss = (q - target).pow(2).mean()
+    stats = {"q": q.detach().mean()}
+    if keys.IS_DEMO in mb:
+        is_demo = mb[keys.IS_DEMO].float()  # (B,)
+        n_demo = is_demo.sum().clamp_min(1.0)
+        greedy = q_all.detach().min(0).values.argmax(-1)
+        stats["demo_agree"] = ((greedy == taken).float() * is_demo).sum() / n_demo
+        if demo_margin > 0:
+            classes = torch.arange(q_all.shape[-1], device=q_all.device)
+            margin = demo_margin * (classes != taken[:, None]).float()  # (B, classes)
+            excess = (q_all + margin).max(-1).values - q  # (E, B), >= 0
+            loss = loss + (excess.mean(0) * is_demo).sum() / n_demo
+    return loss, stats
