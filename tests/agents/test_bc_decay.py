@@ -3,7 +3,6 @@ from the step stream (episodes a person intervened in left out), floored, checkp
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +13,10 @@ import torch
 from robot_rl import keys
 from robot_rl.agents.bc_decay import SuccessWindow, decayed_bc_weight
 from robot_rl.agents.sac import SAC, SACConfig
+from robot_rl.config import ConfigError, from_dict
 from robot_rl.data.replay import ReplayBuffer
 from robot_rl.run_config import TrainConfig
+from robot_rl.runtime.checkpoint import list_checkpoints, load_checkpoint
 from robot_rl.runtime.learner import Learner
 from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.wire.protocol import Step
@@ -132,6 +133,14 @@ def test_off_nothing_changes(tmp_path: Path) -> None:
     assert learner.agent.success_window is None
     assert learner.agent.bc_weight_now() == 2.0
     assert "learner/bc_weight" not in learner.agent.update(demo_batch())
+    # Bit-identical to an agent built without the fields and never told of an episode.
+    plain = SAC(SPEC, 2, SACConfig(hidden_dims=(16, 16), critic_ensemble_size=2, utd_ratio=1,
+                                   batch_size=16, bc_weight=2.0), device="cpu", seed=0)  # fmt: skip
+    plain.update(demo_batch())
+    for part in ("policy", "critic", "critic_target"):
+        ours, theirs = learner.agent.state_dict()[part], plain.state_dict()[part]
+        for name, value in ours.items():
+            assert torch.equal(value, theirs[name]), (part, name)
 
 
 def test_checkpoint_keeps_the_success_window(tmp_path: Path) -> None:
@@ -139,10 +148,8 @@ def test_checkpoint_keeps_the_success_window(tmp_path: Path) -> None:
     for i, success in enumerate([True, False, True, True, True]):
         for step in episode(i, success=success):
             learner.handle(step, peer="a")
-    buffer = io.BytesIO()
-    torch.save(learner.state_dict(), buffer)  # what save_checkpoint writes
-    buffer.seek(0)
-    state = torch.load(buffer, weights_only=True)
+    learner.checkpoint()  # the learner's own checkpoint file
+    state = load_checkpoint(list_checkpoints(tmp_path / "checkpoints")[-1])
     resumed = make_learner(tmp_path / "resumed", DECAY)
     resumed.restore(state)
     assert list(resumed.agent.success_window.outcomes) == [False, True, True, True]
@@ -164,3 +171,10 @@ def test_bad_values_name_the_field(fields: dict, field: str) -> None:
         replace(DECAY, **fields).validate()
     with pytest.raises(ValueError, match="bc_decay_window"):
         SuccessWindow(0)
+
+
+def test_a_config_file_value_out_of_bounds_names_the_field() -> None:
+    with pytest.raises(ConfigError, match="bc_decay_window"):
+        from_dict(SACConfig, {"bc_weight": 1.0, "bc_weight_decay": True, "bc_decay_window": 0})
+    with pytest.raises(ConfigError, match="bc_weight_decay"):
+        from_dict(SACConfig, {"bc_weight_decay": True})  # bc_weight 0: nothing to decay

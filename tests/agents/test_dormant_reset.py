@@ -4,8 +4,8 @@ between checks) changes nothing, and a checkpoint keeps its count."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +16,8 @@ from robot_rl import keys
 from robot_rl.agents import SAC, EncoderConfig, SACConfig
 from robot_rl.agents.dormant_reset import perturb_factor, perturb_toward
 from robot_rl.agents.sac import _split
+from robot_rl.config import ConfigError, from_dict
+from robot_rl.runtime.checkpoint import load_checkpoint, save_checkpoint
 
 STATE_SPEC = {"state": ((6,), np.dtype(np.float32))}
 PIXEL_SPEC = {
@@ -172,16 +174,13 @@ def test_off_or_between_checks_changes_nothing(fields: dict) -> None:
             assert torch.equal(value, b[part][name]), (part, name)
 
 
-def test_checkpoint_keeps_the_reset_count() -> None:
+def test_checkpoint_keeps_the_reset_count(tmp_path: Path) -> None:
     config = replace(SMALL, dormant_reset=True)
     sac = SAC(STATE_SPEC, 3, config, device="cpu", seed=0)
     sac.update(batch(STATE_SPEC, 128, 3))
     sac.perturb_dormant(0.3)
     sac.perturb_dormant(0.1)
-    buffer = io.BytesIO()
-    torch.save(sac.state_dict(), buffer)
-    buffer.seek(0)
-    state = torch.load(buffer, weights_only=True)
+    state = load_checkpoint(save_checkpoint(tmp_path, sac.updates, sac.state_dict()))
     resumed = SAC(STATE_SPEC, 3, config, device="cpu", seed=5)
     resumed.load_state_dict(state)
     assert resumed.dormant_resets == 2
@@ -210,3 +209,10 @@ def test_checkpoint_keeps_the_reset_count() -> None:
 def test_bad_values_name_the_field(fields: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         replace(SMALL, **fields).validate()
+
+
+def test_a_config_file_value_out_of_bounds_names_the_field() -> None:
+    with pytest.raises(ConfigError, match="dormant_reset_every"):
+        from_dict(SACConfig, {"dormant_reset": True, "dormant_reset_every": 0})
+    config = from_dict(SACConfig, {"dormant_reset": True, "dormant_reset_threshold": 0.0})
+    assert config.dormant_reset and config.dormant_reset_threshold == 0.0
