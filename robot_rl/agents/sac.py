@@ -169,8 +169,9 @@ class SACConfig:
     freshly initialised network, theta <- alpha theta + (1 - alpha) theta_fresh with
     alpha = clip(1 - ``dormant_reset_rate`` * beta, ``dormant_reset_alpha_min``,
     ``dormant_reset_alpha_max``), and the Adam state of what moved is dropped. Never
-    perturbed: the BC base policy (``base_policy`` "bc", the demos' behaviour), a frozen
-    pretrained encoder, the temperature."""
+    perturbed: the BC base policy (``base_policy`` "bc", the demos' behaviour), a
+    "pretrained" encoder (its trunk is frozen; its spatial embeddings stay too), the
+    temperature."""
     dormant_reset_every: int = 5000
     """update() calls between two dormant-ratio checks of ``dormant_reset``."""
     dormant_reset_threshold: float = 0.2
