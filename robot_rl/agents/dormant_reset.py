@@ -5,8 +5,9 @@ is pulled part of the way toward a freshly initialised network,
     theta <- alpha * theta + (1 - alpha) * theta_fresh,
     alpha  = clip(1 - k * beta, alpha_min, alpha_max)     (beta: the actor's dormant ratio),
 
-so the more of the network is dormant, the larger the step toward a fresh network (DrM:
-k = 2, alpha in [0.2, 0.9]). Unlike a full reset, most of what the network learned survives
+so the more of the network is dormant, the larger the step toward a fresh network (DrM's
+configs: k = 2, alpha in [0.2, 0.9] on manipulation tasks; DrM perturbs on a fixed period,
+here the agent may also wait for the ratio to pass a threshold). Unlike a full reset, most of what the network learned survives
 (alpha >= alpha_min), while the fresh part revives dead units. Which networks are perturbed,
 and the optimiser state, are the SAC agent's business (agents/sac.py ``perturb_dormant``).
 """

@@ -176,13 +176,14 @@ class SACConfig:
     """update() calls between two dormant-ratio checks of ``dormant_reset``."""
     dormant_reset_threshold: float = 0.2
     """Actor dormant ratio above which ``dormant_reset`` perturbs (0: at every check, DrM's
-    periodic perturbation)."""
+    own rule, a fixed period; 0.2 is DrM's target dormant ratio of its exploration schedule)."""
     dormant_reset_rate: float = 2.0
     """k of the perturb factor alpha = clip(1 - k * beta, min, max) (DrM: 2)."""
     dormant_reset_alpha_min: float = 0.2
     """Smallest share of the old weights a perturbation keeps (DrM: 0.2)."""
     dormant_reset_alpha_max: float = 0.9
-    """Largest share of the old weights a perturbation keeps (DrM: 0.9)."""
+    """Largest share of the old weights a perturbation keeps (DrM: 0.9 on manipulation tasks,
+    0.6 on its hardest locomotion)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
