@@ -1,8 +1,10 @@
 """sac.bc_weight_decay: the BC weight follows the online success rate the learner feeds it
-from the step stream (episodes a person intervened in left out), floored, checkpointed."""
+from the step stream (episodes a person intervened in left out), floored, checkpointed; a
+running learner logs it (and dormant_reset's count) in its metrics file."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from robot_rl.data.replay import ReplayBuffer
 from robot_rl.run_config import TrainConfig
 from robot_rl.runtime.checkpoint import list_checkpoints, load_checkpoint
 from robot_rl.runtime.learner import Learner
+from robot_rl.runtime.metrics import MetricsLogger, read_jsonl
 from robot_rl.runtime.transport import InProcessTransport
 from robot_rl.wire.protocol import Step
 
@@ -178,3 +181,33 @@ def test_a_config_file_value_out_of_bounds_names_the_field() -> None:
         from_dict(SACConfig, {"bc_weight": 1.0, "bc_weight_decay": True, "bc_decay_window": 0})
     with pytest.raises(ConfigError, match="bc_weight_decay"):
         from_dict(SACConfig, {"bc_weight_decay": True})  # bc_weight 0: nothing to decay
+
+
+def test_a_running_learner_logs_both_options(tmp_path: Path) -> None:
+    """Learner.run with bc_weight_decay and dormant_reset (a check every 2 updates, always
+    perturbing): the metrics file has the decayed weight and the growing reset count."""
+    config = replace(DECAY, dormant_reset=True, dormant_reset_every=2, dormant_reset_threshold=0.0)
+    agent = SAC(SPEC, 2, config, device="cpu", seed=0)
+    learner: Learner | None = None
+    give_up = time.monotonic() + 60
+    learner = Learner(
+        agent, InProcessTransport.pair()[1], demo_buffer=ReplayBuffer(SPEC, 2, 50),
+        online_buffer=ReplayBuffer(SPEC, 2, 500),
+        # unpaced: the steps are handed in before run(), no actor paces the learner
+        train=TrainConfig(learning_starts=4, log_every=3, updates_per_env_step=0),
+        batch_size=16, demo_fraction=0.5, run_dir=tmp_path, config_hash="h",
+        metrics=MetricsLogger(tmp_path / "metrics", "learner"),
+        should_exit=lambda: (
+            learner is not None and (learner.updates >= 6 or time.monotonic() > give_up)
+        ),
+    )  # fmt: skip
+    for i, success in enumerate([True, False, True, True]):
+        for step in episode(i, success=success):
+            learner.handle(step, peer="a")
+    learner.run()
+    rows = {row["updates"]: row for row in read_jsonl(tmp_path / "metrics" / "learner.jsonl")}
+    assert rows[3]["learner/bc_weight"] == pytest.approx(0.5)  # 2 * (1 - 3/4)
+    assert rows[3]["learner/online_success_rate"] == pytest.approx(0.75)
+    assert rows[3]["learner/dormant_resets"] == 1.0  # at update 2
+    assert rows[6]["learner/dormant_resets"] == 3.0  # 2, 4, 6
+    assert rows[6]["learner/dormant_reset_alpha"] <= 0.9
