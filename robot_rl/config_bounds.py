@@ -89,6 +89,13 @@ BOUNDS: dict[str, dict[str, str]] = {
         "gripper_epsilon": _UNIT,
         "grasp_penalty": _NON_NEG,
         "gripper_demo_margin": _NON_NEG,
+        "bc_weight_min": _NON_NEG,
+        "bc_decay_window": _ONE_UP,
+        "dormant_reset_every": _ONE_UP,
+        "dormant_reset_threshold": _UNIT,
+        "dormant_reset_rate": _NON_NEG,
+        "dormant_reset_alpha_min": _UNIT,
+        "dormant_reset_alpha_max": _UNIT,
     },
     "EncoderConfig": {
         "conv_channels": _ONE_UP,

@@ -28,8 +28,10 @@ import numpy as np
 import torch
 
 from robot_rl import keys
+from robot_rl.agents.bc_decay import SuccessWindow, decayed_bc_weight
 from robot_rl.agents.dormant import dormant_ratio
-from robot_rl.agents.encoders import EncoderConfig, random_shift
+from robot_rl.agents.dormant_reset import forget_optimizer_state, perturb_factor, perturb_toward
+from robot_rl.agents.encoders import EncoderConfig, ObservationEncoder, random_shift
 from robot_rl.agents.gripper import GRIPPER_CLASSES, GripperCritic, command_of, gripper_td_loss
 from robot_rl.agents.hl_gauss import HLGaussSupport
 from robot_rl.agents.networks import (
@@ -149,6 +151,39 @@ class SACConfig:
     the executed command moves away from the end (-1 or +1) that the previous step's held
     (agents/gripper.py; HIL-SERL: 0.02). Needs batches with ``keys.PREV_ACTION`` (the replay
     buffer's)."""
+    bc_weight_decay: bool = False
+    """Scale the BC term down as the policy succeeds by itself (agents/bc_decay.py): the weight
+    used is max(``bc_weight`` * (1 - online success rate), ``bc_weight_min``), the rate being
+    the successes among the last ``bc_decay_window`` online episodes that ended without a human
+    intervention (the learner feeds them as they end; none yet: the full ``bc_weight``). Needs
+    ``bc_weight`` > 0."""
+    bc_weight_min: float = 0.0
+    """Floor of the decayed BC weight (``bc_weight_decay``), at most ``bc_weight``."""
+    bc_decay_window: int = 20
+    """Online episodes the success rate of ``bc_weight_decay`` is taken over (the newest)."""
+    dormant_reset: bool = False
+    """DrM's dormant-ratio-guided perturbation (agents/dormant_reset.py): every
+    ``dormant_reset_every`` updates the actor's dormant-neuron ratio beta is measured on the
+    update's last minibatch; above ``dormant_reset_threshold`` the actor, the critic ensemble
+    and its targets, a conv image encoder and the gripper head (and its target) move toward a
+    freshly initialised network, theta <- alpha theta + (1 - alpha) theta_fresh with
+    alpha = clip(1 - ``dormant_reset_rate`` * beta, ``dormant_reset_alpha_min``,
+    ``dormant_reset_alpha_max``), and the Adam state of what moved is dropped. Never
+    perturbed: the BC base policy (``base_policy`` "bc", the demos' behaviour), a
+    "pretrained" encoder (its trunk is frozen; its spatial embeddings stay too), the
+    temperature."""
+    dormant_reset_every: int = 5000
+    """update() calls between two dormant-ratio checks of ``dormant_reset``."""
+    dormant_reset_threshold: float = 0.2
+    """Actor dormant ratio above which ``dormant_reset`` perturbs (0: at every check, DrM's
+    own rule, a fixed period; 0.2 is DrM's target dormant ratio of its exploration schedule)."""
+    dormant_reset_rate: float = 2.0
+    """k of the perturb factor alpha = clip(1 - k * beta, min, max) (DrM: 2)."""
+    dormant_reset_alpha_min: float = 0.2
+    """Smallest share of the old weights a perturbation keeps (DrM: 0.2)."""
+    dormant_reset_alpha_max: float = 0.9
+    """Largest share of the old weights a perturbation keeps (DrM: 0.9 on manipulation tasks,
+    0.6 on its hardest locomotion)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Image encoder (conv / frozen pretrained / none), DrQ pad and memory format."""
     fused_optimizer: bool = True
@@ -209,6 +244,29 @@ class SACConfig:
                 raise ValueError(f"{name} must be >= 0, got {value}")
             if value > 0 and not self.gripper_critic:
                 raise ValueError(f"{name} > 0 needs gripper_critic: true (the head it trains)")
+        if self.bc_decay_window < 1:
+            raise ValueError(f"bc_decay_window must be >= 1, got {self.bc_decay_window}")
+        if not 0.0 <= self.bc_weight_min <= self.bc_weight:
+            raise ValueError(
+                f"bc_weight_min must be in [0, bc_weight={self.bc_weight}], got {self.bc_weight_min}"
+            )
+        if self.bc_weight_decay and not self.bc_weight > 0:
+            raise ValueError("bc_weight_decay needs bc_weight > 0 (the weight it decays)")
+        if self.dormant_reset_every < 1:
+            raise ValueError(f"dormant_reset_every must be >= 1, got {self.dormant_reset_every}")
+        if not 0.0 <= self.dormant_reset_threshold <= 1.0:
+            raise ValueError(
+                f"dormant_reset_threshold must be in [0, 1], got {self.dormant_reset_threshold}"
+            )
+        if not self.dormant_reset_rate >= 0.0:
+            raise ValueError(f"dormant_reset_rate must be >= 0, got {self.dormant_reset_rate}")
+        low, high = self.dormant_reset_alpha_min, self.dormant_reset_alpha_max
+        if not 0.0 <= low <= 1.0:
+            raise ValueError(f"dormant_reset_alpha_min must be in [0, 1], got {low}")
+        if not low <= high <= 1.0:
+            raise ValueError(
+                f"dormant_reset_alpha_max must be in [dormant_reset_alpha_min={low}, 1], got {high}"
+            )
         self.encoder.validate()
 
 
@@ -373,6 +431,12 @@ class SAC:
         self.critic_updates = 0
         self.actor_updates = 0
         self.updates = 0  # update() calls (actor_updates lags it by actor_delay)
+        self.seed = seed
+        self.dormant_resets = 0  # perturbations made by dormant_reset
+        self.dormant_reset_alpha = 1.0  # alpha of the last one (1: none yet)
+        self.success_window = (
+            SuccessWindow(config.bc_decay_window) if config.bc_weight_decay else None
+        )
         self._encode = self.encoder
         self._critic_fn = self.critic
         self._target_fn = self.critic_target
@@ -493,8 +557,22 @@ class SAC:
                 log_prob_demo = self.actor.log_prob(detached, demo_action, base)
                 bc = -(log_prob_demo * is_demo).sum() / is_demo.sum().clamp_min(1.0)
             if self.config.bc_weight > 0:
-                loss = loss + self.config.bc_weight * bc
+                loss = loss + self.bc_weight_now() * bc
         return loss, log_prob, stats
+
+    def bc_weight_now(self) -> float:
+        """The BC term's weight in the actor loss: ``bc_weight``, or with ``bc_weight_decay``
+        that scaled by (1 - the recent online success rate), floored at ``bc_weight_min``."""
+        if self.success_window is None:
+            return self.config.bc_weight
+        cfg = self.config
+        return decayed_bc_weight(cfg.bc_weight, self.success_window.rate, cfg.bc_weight_min)
+
+    def record_episode(self, success: bool) -> None:
+        """One finished online episode's outcome (the learner calls it for every episode that
+        ended without an intervention); only ``bc_weight_decay`` uses it, a no-op otherwise."""
+        if self.success_window is not None:
+            self.success_window.record(success)
 
     def _base_mean(self, obs: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The base policy's mean (no gradient: the base learns from the demos only)."""
@@ -593,6 +671,8 @@ class SAC:
                 temp_loss.backward()
                 self.temp_optimizer.step()
             self.actor_updates += 1
+            if self.config.dormant_reset and self.updates % self.config.dormant_reset_every == 0:
+                self._dormant_check(minibatches[-1])
 
         scalars = [
             torch.stack(critic_losses).mean(),
@@ -631,6 +711,12 @@ class SAC:
             names += ["charts/bc_mse"]
         stats = torch.stack(scalars).tolist()  # one host sync for all scalars
         values = dict(zip(names, stats))
+        if self.config.dormant_reset:
+            values["learner/dormant_resets"] = float(self.dormant_resets)
+            values["learner/dormant_reset_alpha"] = self.dormant_reset_alpha
+        if self.success_window is not None:
+            values["learner/bc_weight"] = self.bc_weight_now()
+            values["learner/online_success_rate"] = self.success_window.rate
         guarded = names[:3] + (["learner/gripper_q_loss"] if gripper_losses else [])
         for name in guarded:
             if not math.isfinite(values[name]):
@@ -654,6 +740,73 @@ class SAC:
             ),
             "learner/dormant_critic": dormant_ratio(critic_hidden),
         }
+
+    @torch.no_grad()
+    def actor_dormant_ratio(self, mb: dict[str, Any]) -> float:
+        """The actor's dormant-neuron ratio on a minibatch's observations (no augmentation)."""
+        features = self.encoder(mb[keys.OBS])
+        return dormant_ratio(mlp_hidden_activations(self.actor.net, features))
+
+    def _dormant_check(self, mb: dict[str, Any]) -> None:
+        ratio = self.actor_dormant_ratio(mb)
+        if ratio > self.config.dormant_reset_threshold:
+            self.perturb_dormant(ratio)
+
+    def perturb_dormant(self, ratio: float) -> float:
+        """DrM's perturbation for an actor dormant ratio ``ratio`` (see ``dormant_reset``):
+        returns the alpha used. The fresh networks are drawn from a seed of their own (the
+        agent's seed and the perturbation's number), so neither the global RNG nor the
+        agent's generator moves."""
+        cfg = self.config
+        alpha = perturb_factor(
+            ratio,
+            rate=cfg.dormant_reset_rate,
+            low=cfg.dormant_reset_alpha_min,
+            high=cfg.dormant_reset_alpha_max,
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 7919 + self.dormant_resets + 1)
+            fresh_actor = TanhGaussianActor(
+                self.encoder.out_dim,
+                cfg.hidden_dims,
+                self.arm_dim,
+                residual_scale=None if self.base is None else cfg.residual_scale,
+                fixed_std=cfg.action_std,
+            )
+            fresh_critic = CriticEnsemble(
+                self.encoder.out_dim + self.arm_dim,
+                cfg.hidden_dims,
+                cfg.critic_ensemble_size,
+                out_dim=self.critic.out_dim,
+            )
+            # A frozen pretrained trunk is not perturbed (nor rebuilt: that reads its file).
+            fresh_encoder = (
+                ObservationEncoder(self.policy.obs_spec, cfg.encoder)
+                if cfg.encoder.type == "conv" and self.encoder.image_keys
+                else None
+            )
+            fresh_gripper = (
+                None
+                if self.gripper is None
+                else GripperCritic(self.encoder.out_dim, cfg.hidden_dims)
+            )
+        moved = perturb_toward(self.actor, fresh_actor, alpha)
+        forget_optimizer_state(self.actor_optimizer, moved)
+        moved = perturb_toward(self.critic, fresh_critic, alpha)
+        # The targets move toward the same fresh network: target - online keeps its meaning.
+        perturb_toward(self.critic_target, fresh_critic, alpha, trainable_only=False)
+        if fresh_encoder is not None:
+            moved += perturb_toward(self.encoder, fresh_encoder, alpha)
+        forget_optimizer_state(self.critic_optimizer, moved)
+        if fresh_gripper is not None:
+            assert self.gripper is not None and self.gripper_target is not None
+            assert self.gripper_optimizer is not None
+            moved = perturb_toward(self.gripper, fresh_gripper, alpha)
+            perturb_toward(self.gripper_target, fresh_gripper, alpha, trainable_only=False)
+            forget_optimizer_state(self.gripper_optimizer, moved)
+        self.dormant_resets += 1
+        self.dormant_reset_alpha = alpha
+        return alpha
 
     # ------------------------------------------------------------------------------ acting
     def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:
@@ -680,6 +833,20 @@ class SAC:
             "actor_updates": self.actor_updates,
             "updates": self.updates,
             "generator": self.generator.get_state(),
+            **(
+                {}
+                if not self.config.dormant_reset
+                else {
+                    "dormant_resets": self.dormant_resets,
+                    "dormant_reset_alpha": self.dormant_reset_alpha,
+                    "dormant_reset_seed": self.seed,  # draws the next fresh networks
+                }
+            ),
+            **(
+                {}
+                if self.success_window is None
+                else {"success_window": self.success_window.state_dict()}
+            ),
             **(
                 {}
                 if self.base_optimizer is None
@@ -727,6 +894,12 @@ class SAC:
         self.updates = int(state.get("updates", self.actor_updates))
         if "generator" in state:
             self.generator.set_state(state["generator"].cpu())
+        # Switched on at a resume: counted from there (the saved run had none of these).
+        self.dormant_resets = int(state.get("dormant_resets", 0))
+        self.dormant_reset_alpha = float(state.get("dormant_reset_alpha", 1.0))
+        self.seed = int(state.get("dormant_reset_seed", self.seed))
+        if self.success_window is not None and "success_window" in state:
+            self.success_window.load_state_dict(state["success_window"])
         if self.base_optimizer is not None:
             if "base_optimizer" not in state:
                 raise KeyError("SAC state is missing 'base_optimizer' (saved without base_policy?)")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from robot_rl import keys
 from robot_rl.data.replay import MixedSampler, ReplayBuffer
 from robot_rl.data.self_imitation import SelfImitation
 from robot_rl.data.step_check import StepChecker
@@ -34,6 +35,15 @@ PROGRESS_RESEND_S = (
 # (1e18) cannot switch pacing off.
 MAX_REPORTED_LEAD = 1_000
 MAX_STREAMS = 64  # actors with an open episode at once; the longest silent one is dropped
+
+
+def step_success(last: Step) -> bool:
+    """Whether an episode that ended with ``last`` succeeded: the env's (or reward model's)
+    ``success`` in the final step's info, else a positive reward on a terminal step (the
+    convention of ``Episode.success``)."""
+    if keys.SUCCESS in last.info:
+        return bool(last.info[keys.SUCCESS])
+    return bool(last.terminated) and float(last.reward) > 0
 
 
 class Learner:
@@ -101,6 +111,8 @@ class Learner:
         self.pretrained = False  # set by pretrain(): push the pre-trained weights on start
         # Per peer (one episode stream each): the next step index of its open episode.
         self._expected_t: OrderedDict[Hashable, int] = OrderedDict()
+        self._intervened: set[Hashable] = set()  # peers whose open episode had an intervention
+        self.episodes_ended = 0  # online episodes that ended whole (stream-complete)
         self._last_update_metrics: dict[str, float] = {}
         self._last_log = 0  # self.updates at the last metrics log (set by run())
         self._started = clock()
@@ -187,6 +199,7 @@ class Learner:
             return
         if step.t == 0:
             self.online.start_episode(step.first_obs, stream=peer)  # type: ignore[arg-type]
+            self._intervened.discard(peer)
             self._expected_t[peer] = 0
             self._expected_t.move_to_end(peer)
             while len(self._expected_t) > MAX_STREAMS:
@@ -215,15 +228,30 @@ class Learner:
         if self.imitation is not None:  # successful episodes too, when self-imitation is on
             self.imitation.route(step, stream=peer)
         self.steps_received += 1
+        if step.intervened:
+            self._intervened.add(peer)
         if step.terminated or step.truncated:
             del self._expected_t[peer]
+            self._episode_ended(step, peer)
         else:
             self._expected_t[peer] = step.t + 1
             self._expected_t.move_to_end(peer)  # the first one is the longest silent
 
+    def _episode_ended(self, last: Step, peer: Hashable) -> None:
+        """Tell the agent how a whole online episode ended (SAC's ``bc_weight_decay`` keeps a
+        moving success rate of them). An episode a person took over in is left out: its
+        outcome is not the policy's own."""
+        self.episodes_ended += 1
+        intervened = peer in self._intervened
+        self._intervened.discard(peer)
+        record = getattr(self.agent, "record_episode", None)
+        if record is not None and not intervened:
+            record(step_success(last))
+
     def _end_stream(self, peer: Hashable) -> None:
         """Forget ``peer``'s open episode (its stored steps stay)."""
         self._expected_t.pop(peer, None)
+        self._intervened.discard(peer)
         self.online.abandon_episode(peer)
 
     # -- training -------------------------------------------------------------------------
