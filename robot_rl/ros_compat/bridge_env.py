@@ -35,10 +35,11 @@ import gymnasium as gym
 import numpy as np
 
 from robot_rl import keys
-from robot_rl.ros_compat.assembler import ObservationAssembler, Snapshot
+from robot_rl.ros_compat.assembler import TCP_POSE, ObservationAssembler, Snapshot
 from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell
 from robot_rl.ros_compat.geometry import CommandMapper
-from robot_rl.ros_compat.messages import Float64, stamp_from_seconds
+from robot_rl.ros_compat.latency import CommandLatency
+from robot_rl.ros_compat.messages import Float64, seconds_of, stamp_from_seconds
 from robot_rl.safety.layer import RobotState, SafetyLayer
 
 REWARD = "reward"
@@ -82,6 +83,7 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         reset_retry_s: float = 0.0,
         on_observed: Callable[[Snapshot, str], None] | None = None,
         on_action: Callable[[np.ndarray, float], None] | None = None,
+        latency: CommandLatency | None = None,
     ) -> None:
         """``clock``: the receive clock (s) of the stream callbacks; ``stamp_clock``: the time
         (s) written into command headers (the ROS clock in a node, wall time by default);
@@ -91,7 +93,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         whose data stays stale (a camera that stopped) is asked for again before it raises
         (0: raise at once); ``on_observed(snapshot, "reset" | "step")``: every assembled
         observation with the messages it was built from; ``on_action(action, sent_s)``: every
-        step's executed action (A,) float32 after its command was published (bag recording)."""
+        step's executed action (A,) float32 after its command was published (bag recording);
+        ``latency``: records each policy command's stages (robot_rl.ros_compat.latency)."""
         config.validate()
         self.config = config
         self.assembler = assembler
@@ -112,6 +115,9 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._reset_retry_s = reset_retry_s
         self._on_observed = on_observed
         self._on_action = on_action
+        self.latency = latency
+        # the reference stream of a command's latency: the first camera, else the TCP pose
+        self._reference = assembler.streams[0] if config.cameras else TCP_POSE
         self.watchdog_holds = 0
         """Holds the watchdog sent because data was a control period late."""
         self.watchdog_hold_s: float | None = None
@@ -208,11 +214,14 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 pose = self.assembler.tcp_pose()
                 if pose is None:
                     raise RuntimeError("step before any TCP pose arrived; call reset() first")
+                stamp_s = self._stamp_clock()
                 command, gripper = self.mapper.command(
-                    executed, pose[0], stamp=stamp_from_seconds(self._stamp_clock())
+                    executed, pose[0], stamp=stamp_from_seconds(stamp_s)
                 )
                 self._gripper = gripper
                 self._publish(command, gripper)
+                if self.latency is not None:
+                    self.latency.published(sent, stamp_s, self._clock())
         if self._on_action is not None:
             self._on_action(executed, sent)
         period = 1.0 / c.control_hz
@@ -311,4 +320,19 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             self._sleep(min(0.002, max(0.0, deadline - now)))
         snapshot = self.assembler.assemble(self._clock())
         self.last_snapshot = snapshot
+        if self.latency is not None and snapshot.obs is not None:
+            self._observed(snapshot, reward if need_reward else None)
         return snapshot
+
+    def _observed(self, snapshot: Snapshot, reward: tuple[Any, float] | None) -> None:
+        """Hand the latency recorder this observation's reference stamp and receipts."""
+        assert self.latency is not None
+        assembled = self._clock()
+        offset = self._stamp_clock() - assembled
+        streams = self.assembler.streams
+        receipts = {s: item[1] for s, item in snapshot.messages.items() if s in streams}
+        if reward is not None:
+            receipts[REWARD] = reward[1]
+        reference = snapshot.messages[self._reference][0]
+        stamp = seconds_of(reference.header.stamp)  # type: ignore[attr-defined]
+        self.latency.observed(stamp, receipts, assembled, offset)

@@ -165,6 +165,7 @@ class ActorNode(Node):
 
     def _publish_status(self):
         self.status_pub.publish(String(data=json.dumps(self.core.status())))
+        self.core.write_latency()  # here, off the control thread
 
     # -- core side (worker thread) ----------------------------------------------------
     def _run_actor(self, run_config, learner_address):
