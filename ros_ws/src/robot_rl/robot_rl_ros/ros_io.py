@@ -62,9 +62,9 @@ def make_executor(logger=None):
     Return the executor the actor and twin nodes spin: rclpy's EventsExecutor.
 
     Its wait and dispatch run in C++: measured in the sim graph (docs/ros2.md, latency) it
-    cut the actor's receive stage (camera stamp -> last message received) by a quarter at
-    the median and by half in the tail, against SingleThreadedExecutor, which rebuilds a
-    wait set in Python for each callback. Spin it with ``spin_once`` in a loop: this
+    cut the median of the actor's receive stage (camera stamp -> last message received)
+    by about 30 % against SingleThreadedExecutor, which rebuilds a wait set in Python for
+    each callback. Spin it with ``spin_once`` in a loop: this
     wheel's ``EventsExecutor.spin()`` busy-loops at 100 % CPU and serves nothing. Where
     rclpy predates it (Jazzy before 7.1.4), a SingleThreadedExecutor, said on ``logger``.
     """
