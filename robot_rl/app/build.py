@@ -24,16 +24,23 @@ def configure_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def lower_priority(nice: int) -> int:
+def lower_priority(nice: int, *, idle: bool = False) -> int:
     """Run the calling thread (and the threads it starts) ``nice`` levels nicer; the new level.
 
     On Linux a nice level belongs to a thread, so call this in the thread that does the work
     (the learner's update loop), before it starts its helpers. Raising one's own nice level
-    needs no privilege; 0 changes nothing.
+    needs no privilege; 0 changes nothing. ``idle`` also moves the thread to SCHED_IDLE
+    (Linux; unprivileged): any thread of the normal class that wakes up preempts it at once,
+    whatever its nice level, so a control loop that sleeps between frames never waits for it.
+    Raises OSError naming SCHED_IDLE where the platform has no such class.
     """
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > 0:
         os.setpriority(os.PRIO_PROCESS, 0, min(19, current + nice))
+    if idle:
+        if not hasattr(os, "SCHED_IDLE"):
+            raise OSError("runtime.learner_sched_idle: this platform has no SCHED_IDLE (Linux)")
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
     return int(os.getpriority(os.PRIO_PROCESS, 0))
 
 

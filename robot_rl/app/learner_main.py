@@ -230,7 +230,8 @@ def serve_learner(
     print(f"learner listening on {endpoint.address} ({auth})", flush=True)
     from robot_rl.app.build import lower_priority
 
-    lower_priority(config.runtime.learner_nice)  # the actor's control loop comes first
+    # the actor's control loop comes first
+    lower_priority(config.runtime.learner_nice, idle=config.runtime.learner_sched_idle)
     try:
         learner.run()  # type: ignore[attr-defined]
     finally:

@@ -200,6 +200,7 @@ class LearnerWorker:
         rt = config.runtime
         configure_threads(rt.torch_threads)
         self._nice = rt.learner_nice
+        self._sched_idle = rt.learner_sched_idle
         self._update_nice: int | None = None  # the update loop's nice level, once running
         # A restarted learner continues as `train --resume` does: newest checkpoint, replay
         # rebuilt from the actors' committed episodes.
@@ -257,7 +258,7 @@ class LearnerWorker:
 
         # Ray runs this method in a thread of its own: the nice level is set for that thread,
         # the one that updates, so the actors' control loops come first on shared cores.
-        self._update_nice = lower_priority(self._nice)
+        self._update_nice = lower_priority(self._nice, idle=self._sched_idle)
         self.learner.run()
         return self.progress()
 

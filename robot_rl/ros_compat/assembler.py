@@ -80,6 +80,8 @@ class ObservationAssembler:
         config.validate()
         self.config = config
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(threading.Lock())
+        self._arrivals = 0  # messages stored so far (wait_for_arrival's sequence)
         self._latest: dict[str, _Latest] = {}
         self._prev_pose: tuple[np.ndarray, float] | None = None  # (pos m, stamp s)
         self._fd_velocity = np.zeros(3)  # m/s, finite difference when no twist topic
@@ -126,6 +128,7 @@ class ObservationAssembler:
                 self._fd_velocity = (pos - self._prev_pose[0]) / (stamp - self._prev_pose[1])
             self._prev_pose = (pos, stamp)
             self._latest[TCP_POSE] = _Latest(msg, received_s)
+        self.notify_arrival()
 
     def on_tcp_twist(self, msg: object, received_s: float) -> None:
         """Store a geometry_msgs/TwistStamped of the TCP."""
@@ -140,6 +143,36 @@ class ObservationAssembler:
     def _store(self, stream: str, msg: object, received_s: float) -> None:
         with self._lock:
             self._latest[stream] = _Latest(msg, received_s)
+        self.notify_arrival()
+
+    # -- waiting for data -------------------------------------------------------------------
+    def arrivals(self) -> int:
+        """How many messages arrived so far (also counts :meth:`notify_arrival` calls)."""
+        return self._arrivals
+
+    def notify_arrival(self) -> None:
+        """Wake :meth:`wait_for_arrival`: a message was stored (here, or a reward elsewhere)."""
+        with self._arrived:
+            self._arrivals += 1
+            self._arrived.notify_all()
+
+    def wait_for_arrival(self, seen: int, timeout_s: float) -> bool:
+        """Block until a message arrives after the count ``seen`` (:meth:`arrivals`) or
+        ``timeout_s`` (s) passed; True if one did. A control loop that reads the count before
+        it checks the streams misses no message that came in between."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self._arrivals != seen, max(0.0, timeout_s))
+
+    def overdue_at(self, since_s: float, max_age_s: float) -> float | None:
+        """When (s) the first stream without a message since ``since_s`` is ``max_age_s`` old
+        (-inf for one that never arrived); None when every stream is fresh."""
+        with self._lock:
+            late = [
+                self._latest[s].received_s + max_age_s if s in self._latest else -np.inf
+                for s in self.streams
+                if s not in self._latest or self._latest[s].received_s < since_s
+            ]
+        return min(late) if late else None
 
     # -- queries ----------------------------------------------------------------------------
     def ages(self, now_s: float) -> dict[str, float]:

@@ -14,7 +14,9 @@ the env owns the timing and the safety rules, so they are tested without ROS:
   streams). The watchdog does not wait that long to hold: once a stream's newest message is
   ``watchdog_periods`` (1.5) control periods old (its next one, due a period after it, is
   half a period late), a hold goes out at once (``watchdog_holds``), so the arm holds within
-  one period of the missing message's due time; the wait goes on until the timeout.
+  one period of the missing message's due time; the wait goes on until the timeout. The wait
+  sleeps until a message arrives (the assembler's arrivals, the reward's listener), the
+  watchdog's due time or the tick, rather than polling: a message is acted on as it comes.
 - Who acts (policy or person) is decided before the env, by the core ``InterventionMixer``
   (robot_rl.hil) in the actor; this env only executes.
 - ``estop`` latches the layer's e-stop: every step publishes hold (``info["estop"]``), and
@@ -35,13 +37,17 @@ import gymnasium as gym
 import numpy as np
 
 from robot_rl import keys
-from robot_rl.ros_compat.assembler import ObservationAssembler, Snapshot
+from robot_rl.ros_compat.assembler import TCP_POSE, ObservationAssembler, Snapshot
 from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell
 from robot_rl.ros_compat.geometry import CommandMapper
-from robot_rl.ros_compat.messages import Float64, stamp_from_seconds
+from robot_rl.ros_compat.latency import CommandLatency
+from robot_rl.ros_compat.messages import Float64, seconds_of, stamp_from_seconds
 from robot_rl.safety.layer import RobotState, SafetyLayer
 
 REWARD = "reward"
+WAIT_CAP_S = 0.05
+"""Longest wait (s) between two looks at the streams when nothing arrives (a safety net:
+arrivals, the watchdog's due time and the tick end a wait earlier)."""
 
 
 class LatestValue:
@@ -53,10 +59,17 @@ class LatestValue:
 
     def __init__(self) -> None:
         self._item: tuple[Any, float] | None = None
+        self._listeners: list[Callable[[], None]] = []
 
     def set(self, value: Any, received_s: float) -> None:
-        """Store ``value`` received at ``received_s`` (s)."""
+        """Store ``value`` received at ``received_s`` (s), then call the listeners."""
         self._item = (value, received_s)
+        for listener in self._listeners:
+            listener()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every :meth:`set` (it wakes a waiting control loop)."""
+        self._listeners.append(listener)
 
     def get(self) -> tuple[Any, float] | None:
         """(value, received_s) or None."""
@@ -82,6 +95,7 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         reset_retry_s: float = 0.0,
         on_observed: Callable[[Snapshot, str], None] | None = None,
         on_action: Callable[[np.ndarray, float], None] | None = None,
+        latency: CommandLatency | None = None,
     ) -> None:
         """``clock``: the receive clock (s) of the stream callbacks; ``stamp_clock``: the time
         (s) written into command headers (the ROS clock in a node, wall time by default);
@@ -91,7 +105,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         whose data stays stale (a camera that stopped) is asked for again before it raises
         (0: raise at once); ``on_observed(snapshot, "reset" | "step")``: every assembled
         observation with the messages it was built from; ``on_action(action, sent_s)``: every
-        step's executed action (A,) float32 after its command was published (bag recording)."""
+        step's executed action (A,) float32 after its command was published (bag recording);
+        ``latency``: records each policy command's stages (robot_rl.ros_compat.latency)."""
         config.validate()
         self.config = config
         self.assembler = assembler
@@ -99,6 +114,8 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._publish = publish
         self._request_reset = request_reset
         self._reward = reward
+        if reward is not None:  # a reward wakes the wait for fresh data, as messages do
+            reward.add_listener(assembler.notify_arrival)
         self.safety = safety or SafetyLayer(safety_config_for_cell(config))
         if self.safety.config.action_dim != config.action_dim:
             raise ValueError(
@@ -112,6 +129,9 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._reset_retry_s = reset_retry_s
         self._on_observed = on_observed
         self._on_action = on_action
+        self.latency = latency
+        # the reference stream of a command's latency: the first camera, else the TCP pose
+        self._reference = assembler.streams[0] if config.cameras else TCP_POSE
         self.watchdog_holds = 0
         """Holds the watchdog sent because data was a control period late."""
         self.watchdog_hold_s: float | None = None
@@ -208,11 +228,14 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 pose = self.assembler.tcp_pose()
                 if pose is None:
                     raise RuntimeError("step before any TCP pose arrived; call reset() first")
+                stamp_s = self._stamp_clock()
                 command, gripper = self.mapper.command(
-                    executed, pose[0], stamp=stamp_from_seconds(self._stamp_clock())
+                    executed, pose[0], stamp=stamp_from_seconds(stamp_s)
                 )
                 self._gripper = gripper
                 self._publish(command, gripper)
+                if self.latency is not None:
+                    self.latency.published(sent, stamp_s, self._clock())
         if self._on_action is not None:
             self._on_action(executed, sent)
         period = 1.0 / c.control_hz
@@ -277,19 +300,18 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             return Float64(data=0.0)
         return Float64(data=float(1.0 - snap.obs[keys.STATE][10]))  # keep the measured closure
 
-    def _overdue(self, since_s: float, now: float, max_age_s: float) -> bool:
-        late = self.assembler.not_fresh_since(since_s)
-        if not late:
-            return False
-        ages = self.assembler.ages(now)
-        return any(ages[stream] > max_age_s for stream in late)
-
     def _wait_fresh(self, since_s: float, tick_s: float, *, need_reward: bool) -> Snapshot:
+        """Wait until every stream (and the reward) has a message after ``since_s`` and the
+        clock is past ``tick_s``, at most ``step_timeout_s``; hold at once when a stream is
+        overdue. Woken by each arriving message (the assembler's arrivals; the reward's
+        LatestValue must notify it too), not by polling."""
         deadline = since_s + self.config.step_timeout_s
         overdue_age = self.config.watchdog_periods / self.config.control_hz
         held = not need_reward  # a reset has nothing in flight to hold
         self._fresh_at = None
+        reward = None
         while True:
+            seen = self.assembler.arrivals()  # before looking: no arrival is missed
             now = self._clock()
             reward = self._reward.get() if self._reward is not None else None
             reward_fresh = (
@@ -301,14 +323,38 @@ class BridgeEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 self._fresh_at = now
             if (self._fresh_at is not None and now >= tick_s) or now >= deadline:
                 break
-            if not held and self._overdue(since_s, now, overdue_age):
-                held = True
-                self.watchdog_holds += 1
-                self.watchdog_hold_s = now
-                with self._command_lock:
-                    if not self.estopped:  # an e-stop has held already
-                        self._hold()
-            self._sleep(min(0.002, max(0.0, deadline - now)))
+            wake = deadline
+            if self._fresh_at is not None:
+                wake = min(wake, tick_s)  # all here: only the tick is waited for
+            elif not held:
+                overdue = self.assembler.overdue_at(since_s, overdue_age)
+                if overdue is not None and overdue <= now:
+                    held = True
+                    self.watchdog_holds += 1
+                    self.watchdog_hold_s = now
+                    with self._command_lock:
+                        if not self.estopped:  # an e-stop has held already
+                            self._hold()
+                    continue
+                if overdue is not None:
+                    wake = min(wake, overdue)
+            # the reward's arrival wakes this too (its listener, see __init__)
+            self.assembler.wait_for_arrival(seen, min(wake - now, WAIT_CAP_S))
         snapshot = self.assembler.assemble(self._clock())
         self.last_snapshot = snapshot
+        if self.latency is not None and snapshot.obs is not None:
+            self._observed(snapshot, reward if need_reward else None)
         return snapshot
+
+    def _observed(self, snapshot: Snapshot, reward: tuple[Any, float] | None) -> None:
+        """Hand the latency recorder this observation's reference stamp and receipts."""
+        assert self.latency is not None
+        assembled = self._clock()
+        offset = self._stamp_clock() - assembled
+        streams = self.assembler.streams
+        receipts = {s: item[1] for s, item in snapshot.messages.items() if s in streams}
+        if reward is not None:
+            receipts[REWARD] = reward[1]
+        reference = snapshot.messages[self._reference][0]
+        stamp = seconds_of(reference.header.stamp)  # type: ignore[attr-defined]
+        self.latency.observed(stamp, receipts, assembled, offset)

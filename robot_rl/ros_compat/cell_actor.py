@@ -15,7 +15,9 @@ it is tested on the twin without ROS:
   stored episodes, the run's last policy file, reset seeds going on), so a restarted actor
   loses no finished episode;
 - ``policy_file`` acts with fixed weights, deterministically (evaluation, bag replay);
-- ``bag`` records what the actor acted on (robot_rl.ros_compat.bag.ObservedBagWriter).
+- ``bag`` records what the actor acted on (robot_rl.ros_compat.bag.ObservedBagWriter);
+- every policy command's latency by stage goes to ``<run_dir>/latency.jsonl``
+  (robot_rl.ros_compat.latency), written by :meth:`CellActor.write_latency`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from robot_rl.hil import HumanInput, InterventionMixer, RunControls
 from robot_rl.ros_compat.assembler import ObservationAssembler
 from robot_rl.ros_compat.bridge_env import BridgeEnv, LatestValue
 from robot_rl.ros_compat.config import CellConfig, safety_config_for_cell
+from robot_rl.ros_compat.latency import LATENCY_FILE, CommandLatency
 from robot_rl.ros_compat.messages import Float64
 from robot_rl.run_config import RunConfig
 from robot_rl.runtime.actor import Actor, ActorStats
@@ -119,6 +122,27 @@ class DeterministicPolicy:
         self.policy.load_state_dict(state)
 
 
+class TimedPolicy:
+    """A policy whose every forward is timed into a CommandLatency (the ``policy`` stage)."""
+
+    def __init__(self, policy: Any, latency: CommandLatency, clock: Callable[[], float]) -> None:
+        self.policy = policy
+        self._latency = latency
+        self._clock = clock
+
+    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:
+        """The wrapped policy's action (A,) float32; its start and end times recorded."""
+        start = self._clock()
+        action = self.policy.act(obs, deterministic=deterministic)
+        self._latency.policy_ran(start, self._clock())
+        return action  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:  # load_state_dict, state_dict, ...
+        if name == "policy":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.policy, name)
+
+
 class CellActor:
     """Everything the actor node runs besides rclpy (see the module docstring)."""
 
@@ -159,11 +183,12 @@ class CellActor:
         self.policy_file = policy_file
         self.bag = bag
         self._publish_action = publish_action
+        self.latency = CommandLatency()
         self.env = BridgeEnv(
             cell, self.assembler, publish=publish, request_reset=request_reset,
             reward=self.reward, safety=self.layer, clock=clock, stamp_clock=stamp_clock,
             wait_while_estopped=True, reset_retry_s=reset_retry_s,
-            on_observed=self._on_observed, on_action=self._on_action,
+            on_observed=self._on_observed, on_action=self._on_action, latency=self.latency,
         )  # fmt: skip
         self.controls = RunControls()
         self.mixer = InterventionMixer(
@@ -190,8 +215,15 @@ class CellActor:
         try:
             return self._run(transport, env_steps)
         finally:
+            self.write_latency()
             if self.bag is not None:
                 self.bag.close()
+
+    def write_latency(self) -> int:
+        """Append the commands' stage times since the last call to ``<run_dir>/latency.jsonl``
+        (robot_rl.ros_compat.latency); call it off the control thread. How many rows."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return self.latency.write(self.run_dir / LATENCY_FILE)
 
     def _run(self, transport: Any, env_steps: int) -> ActorStats:
         from robot_rl.app.build import make_policy
@@ -220,6 +252,7 @@ class CellActor:
         policy: Any = make_policy(config, spec, action_dim)
         if self.policy_file is not None:
             policy = DeterministicPolicy(policy)
+        policy = TimedPolicy(policy, self.latency, self.clock)
         self.actor = Actor(
             self.env,
             policy,
@@ -305,6 +338,7 @@ class CellActor:
             watchdog_holds=self.env.watchdog_holds,
             watchdog_hold_s=self.env.watchdog_hold_s,
             resumed=self.resume,
+            latency_commands=self.latency.commands,
             safety=self.layer.stats,
             history=self.feed.history_json(),
         )
@@ -316,6 +350,7 @@ __all__ = [
     "LABELS",
     "CellActor",
     "DeterministicPolicy",
+    "TimedPolicy",
     "TopicHumanSource",
     "cell_spec",
     "write_run_files",

@@ -86,6 +86,10 @@ class RuntimeConfig:
     pacing on (``train.updates_per_env_step``) the actors wait for the learner anyway, so the
     ratio holds; with more busy processes than cores (twin actors on a laptop, another job
     on the workstation) the actors get the CPU first. 0: same priority."""
+    learner_sched_idle: bool = False
+    """Linux: the learner's update loop also runs in SCHED_IDLE, below every nice level: a
+    waking actor, twin or ROS node thread preempts it at once instead of sharing the core
+    by weight (docs/ros2.md, latency). The learner then trains only on what the rest leaves."""
     device: str = "auto"
     """Learner device: auto (CUDA when present), cpu or cuda[:N]."""
     startup_timeout_s: float = 120.0

@@ -15,7 +15,12 @@ cameras at 10 Hz from the twin cell), listens from this process with rclpy and r
   position: the watchdog's and stale holds, which by definition follow no fresh frame);
 - ``image_topic_hz``: messages per second on each camera topic over the run;
 - ``dropped_steps``: control periods without a command (a gap of k periods between two
-  commands counts k - 1), plus the env steps the actor ended as stale.
+  commands counts k - 1), plus the env steps the actor ended as stale;
+- ``stages_ms``: the actor's own breakdown of its policy commands' latency (its run dir's
+  ``latency.jsonl``, robot_rl.ros_compat.latency): p50/p99/mean of ``receive`` (stamp ->
+  last message needed received), ``assemble`` (-> observation built), ``loop`` (-> policy
+  forward starts), ``policy`` (the forward), ``publish`` (-> command published) and
+  ``total``; ``tail_mean`` (each stage's mean over the slowest 5 %) and ``last_stream``.
 
     .venv/bin/python scripts/bench/ros_graph.py --env-steps 600 [--fault-tries 2]
     .venv/bin/python scripts/bench/ros_graph.py --task state --env-steps 6000
@@ -243,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
+    from robot_rl.ros_compat.latency import LATENCY_FILE, read_latency, stage_summary
+
     domain_id = random.Random(os.getpid() ^ time.time_ns()).randint(1, 100)
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)
     default_cell = "twin_state_cell.yaml" if args.task == "state" else "twin_cell.yaml"
@@ -358,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         "run_dir": str(work / "run"),
         **faults,
     }  # fmt: skip
+    latency_file = work / "run" / LATENCY_FILE
+    result["stages_ms"] = (
+        stage_summary(read_latency(latency_file)) if latency_file.is_file() else None
+    )
     print(json.dumps(result))
     return 0
 

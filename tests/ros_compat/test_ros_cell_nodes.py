@@ -238,3 +238,36 @@ def test_reward_holds_success_and_takes_human_labels() -> None:
     assert reward.score(state, human_success=True) == CELL.success_reward
     with pytest.raises(ValueError, match="type: the reward node serves"):
         check_reward_config(RewardConfig(type="ground_truth"))
+
+
+def test_cell_actor_records_each_policy_commands_latency_by_stage(tmp_path: Path) -> None:
+    from robot_rl.app.build import make_policy
+    from robot_rl.config import config_hash
+    from robot_rl.ros_compat.latency import LATENCY_FILE, STAGES, read_latency, stage_summary
+    from robot_rl.runtime.checkpoint import save_policy
+
+    run_config = load_yaml(RunConfig, RUN_CONFIG)
+    weights = tmp_path / "policy.safetensors"
+    policy = make_policy(run_config, *cell_spec(CELL))
+    save_policy(weights, policy.state_dict(), version=1, config_hash=config_hash(run_config))
+    holder: dict[str, TwinGraph] = {}
+    actor = CellActor(
+        run_config, CELL, tmp_path / "run", policy_file=weights,
+        publish=lambda c, g: holder["graph"].publish(c, g),
+        request_reset=lambda: holder["graph"].reset(),
+        stamp_clock=time.monotonic,  # the twin graph stamps with the receive clock
+    )  # fmt: skip
+    holder["graph"] = TwinGraph(CELL, actor.assembler, actor.reward)
+    actor.run(InProcessTransport.pair()[0], env_steps=7)  # run() writes the file as it ends
+    rows = read_latency(tmp_path / "run" / LATENCY_FILE)
+    assert len(rows) == 7 == actor.status()["latency_commands"]  # one per policy command
+    for row in rows:
+        stages = [row[s] for s in STAGES]
+        assert min(stages) >= 0.0 and row["policy"] > 0.0, row  # the forward ran, timed
+        # the stages end at the publish, the command's stamp is taken just before it
+        assert row["total"] - 0.5 <= sum(stages) <= row["total"] + row["publish"] + 0.5, row
+        assert row["last"] in [*actor.assembler.streams, "reward"]
+    summary = stage_summary(rows)
+    assert summary["commands"] == 7 and summary["policy"]["p99"] >= summary["policy"]["p50"]
+    assert sum(summary["last_stream"].values()) == 7
+    assert actor.write_latency() == 0  # drained: nothing is written twice

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,41 @@ def test_finite_difference_velocity_without_a_twist_topic() -> None:
     np.testing.assert_allclose(obs[keys.STATE][7:10], [0.1, 0, 0], rtol=1e-4)
 
 
+def test_assembler_wakes_a_waiting_loop_on_each_arrival(twin: object) -> None:
+    obs, _ = twin.reset(seed=3)  # type: ignore[attr-defined]
+    asm = ObservationAssembler(CELL)
+    messages = twin_messages(obs, CELL, stamp=stamp_from_seconds(5.0))
+    seen = asm.arrivals()
+    assert not asm.wait_for_arrival(seen, 0.05)  # nothing came: it times out
+    assert asm.overdue_at(10.0, 0.15) == -np.inf  # never received: overdue already
+    asm.on_tcp_pose(messages.tcp_pose, 10.0)  # arrived between the look and the wait
+    assert asm.wait_for_arrival(seen, 30.0)  # not missed: returns at once
+    feed_assembler(asm, messages, received_s=10.0)
+    assert asm.overdue_at(10.0, 0.15) is None  # all fresh since 10 s
+    asm.on_tcp_pose(messages.tcp_pose, 10.1)
+    # fresh since 10.05 s: the TCP pose only; the first other stream is due at 10.0 + 0.15
+    assert asm.overdue_at(10.05, 0.15) == pytest.approx(10.15)
+    seen = asm.arrivals()
+    woken: list[float] = []
+
+    def wait() -> None:
+        started = time.monotonic()
+        assert asm.wait_for_arrival(seen, 30.0)
+        woken.append(time.monotonic() - started)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.05)
+    asm.on_joint_state(messages.joint_state, 10.2)  # from another thread, as a ROS callback
+    waiter.join(timeout=30.0)
+    assert woken and woken[0] < 20.0  # woken by the message, not by its 30 s timeout
+    reward = LatestValue()
+    seen = asm.arrivals()
+    reward.add_listener(asm.notify_arrival)  # how a BridgeEnv hears its reward
+    reward.set(1.0, 10.3)
+    assert asm.wait_for_arrival(seen, 30.0) and reward.get() == (1.0, 10.3)
+
+
 def test_bag_records_and_replays_the_same_observations(twin: object, tmp_path: Path) -> None:
     bag = tmp_path / "run"
     observed = record_twin_run(twin, CELL, bag, steps=6, seed=4)
@@ -96,7 +132,6 @@ def test_bridge_env_over_a_twin_cell_in_another_thread(twin: object) -> None:
     twin_cell = TwinCell(twin, cell, seed=7)
     lock = threading.Lock()
     published: list[float] = []
-    import time
 
     def publish_state() -> None:
         now = time.monotonic()

@@ -1,6 +1,6 @@
-"""The learner's update loop runs ``runtime.learner_nice`` levels nicer than the actors, so
-that on shared cores the control loop gets the CPU first: the helper on a thread, and a real
-learner process."""
+"""The learner's update loop runs ``runtime.learner_nice`` levels nicer than the actors (and,
+with ``runtime.learner_sched_idle``, in SCHED_IDLE), so that on shared cores the control loop
+gets the CPU first: the helper on a thread, and a real learner process."""
 
 from __future__ import annotations
 
@@ -42,6 +42,43 @@ def test_lower_priority_changes_only_the_calling_thread() -> None:
     assert run_in_thread(40) == (19, 19)  # capped at the lowest priority
 
 
+needs_sched_idle = pytest.mark.skipif(
+    not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only"
+)
+
+
+@needs_sched_idle
+def test_sched_idle_moves_only_the_calling_thread() -> None:
+    base = os.sched_getscheduler(0)
+    assert base != os.SCHED_IDLE
+    seen: dict[str, int] = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    def work() -> None:
+        lower_priority(0, idle=True)
+
+        def child() -> None:  # a thread the update loop starts inherits the class
+            seen["child"] = os.sched_getscheduler(0)
+
+        helper = threading.Thread(target=child)
+        helper.start()
+        helper.join(timeout=10)
+        inside.set()
+        release.wait(timeout=10)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    assert inside.wait(timeout=10)
+    assert worker.native_id is not None
+    # read back from outside the thread, by its kernel thread id
+    seen["worker"] = os.sched_getscheduler(worker.native_id)
+    release.set()
+    worker.join(timeout=10)
+    assert seen == {"worker": os.SCHED_IDLE, "child": os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) == base  # the caller of the thread is untouched
+
+
 def stat_nice(pid: int) -> int:
     """The nice level of process ``pid``'s main thread (/proc/PID/stat, field 19)."""
     text = Path(f"/proc/{pid}/stat").read_text()
@@ -66,6 +103,23 @@ def test_learner_process_updates_at_its_nice_level(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=10)
     assert base == thread_nice()
+
+
+@needs_sched_idle
+def test_learner_process_updates_in_sched_idle_when_asked(tmp_path: Path) -> None:
+    run, _ = make_run(tmp_path, learner_sched_idle=True)
+    proc = spawn(run)
+    try:
+        wait_bound(run, proc)
+        deadline = time.monotonic() + 30.0
+        while os.sched_getscheduler(proc.pid) != os.SCHED_IDLE:  # set just before the loop
+            assert proc.poll() is None, (run / "learner.log").read_text()
+            assert time.monotonic() < deadline, "learner not in SCHED_IDLE"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE
 
 
 def test_learner_nice_is_bounded_on_load(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from robot_rl.runtime.curve_keys import actor_keys
 from robot_rl.runtime.transport_zmq import ZmqActorEndpoint
 from robot_rl_ros.ros_io import (
     clock_s, COMMAND_QOS, declare_cell_parameters, load_cell_config, load_safety_config,
-    ros_session, subscribe_cell_sensors, to_ros)
+    make_executor, ros_session, subscribe_cell_sensors, to_ros)
 from std_msgs.msg import Bool, Float32MultiArray, Float64, String
 from std_srvs.srv import Trigger
 
@@ -165,6 +165,7 @@ class ActorNode(Node):
 
     def _publish_status(self):
         self.status_pub.publish(String(data=json.dumps(self.core.status())))
+        self.core.write_latency()  # here, off the control thread
 
     # -- core side (worker thread) ----------------------------------------------------
     def _run_actor(self, run_config, learner_address):
@@ -191,10 +192,12 @@ def main(args=None):
     """Run the actor node until its env steps are done or it is shut down."""
     with ros_session(args):
         node = ActorNode()
+        executor = make_executor(node.get_logger())
+        executor.add_node(node)
         node.worker.start()
         try:
             while rclpy.ok() and not node.done.is_set():
-                rclpy.spin_once(node, timeout_sec=0.1)
+                executor.spin_once(timeout_sec=0.1)
         finally:
             node.core.stop()
             node.worker.join(timeout=10.0)

@@ -21,7 +21,8 @@ from robot_rl.ros_compat.messages import stamp_from_seconds
 from robot_rl.ros_compat.twin_messages import twin_config_for_cell, TwinCell
 from robot_rl.run_config import RunConfig
 from robot_rl_ros.ros_io import (
-    COMMAND_QOS, declare_cell_parameters, load_cell_config, ros_session, SENSOR_QOS, to_ros)
+    COMMAND_QOS, declare_cell_parameters, load_cell_config, make_executor, ros_session,
+    SENSOR_QOS, to_ros)
 from robot_rl_sim import make_env
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64, String
@@ -115,7 +116,11 @@ class TwinNode(Node):
 def main(args=None):
     """Run the twin node."""
     with ros_session(args):
-        rclpy.spin(TwinNode())
+        node = TwinNode()  # held here: an executor may keep only a weak reference
+        executor = make_executor(node.get_logger())
+        executor.add_node(node)
+        while rclpy.ok():  # spin_once: see make_executor
+            executor.spin_once(timeout_sec=0.1)
 
 
 if __name__ == '__main__':
