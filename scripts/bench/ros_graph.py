@@ -142,6 +142,15 @@ def _fault_drills(
                     steps_again()
                 elif fault == "stop_camera":
                     frames = p.received["/camera/front/color/image_raw"]
+                    # a restarted twin (kill_twin) may not have matched this publisher yet: a
+                    # message published before that is lost (volatile durability)
+                    p.spin_until(lambda: mute.get_subscription_count() > 0, 30.0,
+                                 "the twin's ~/mute subscription")  # fmt: skip
+                    # counts from a status sent after the last fault's holds and stale end
+                    # (the 1 Hz status that `before` holds may predate them): the second new one
+                    n = len(statuses)
+                    p.spin_until(lambda: len(statuses) >= n + 2, 10.0, "a fresh status")
+                    before = _status(statuses)
                     holds = before.get("watchdog_holds", 0)
                     episodes = before["episodes"]
                     mute.publish(String(data="front"))

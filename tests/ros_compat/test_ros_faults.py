@@ -135,6 +135,8 @@ def test_a_stopped_camera_is_held_within_a_period_and_the_episode_ends_stale(
     with g:
         probe.spin_until(lambda: last(statuses).get("env_steps", 0) > 20, 120.0,
                          "the actor stepping\n" + g.log("robot_rl_actor"))  # fmt: skip
+        probe.spin_until(lambda: mute.get_subscription_count() > 0, 30.0,
+                         "the twin's ~/mute subscription")  # fmt: skip
         before = last(statuses)
         mute.publish(String(data="front"))
         probe.spin_until(lambda: last(statuses)["episodes"] > before["episodes"], 15.0,
