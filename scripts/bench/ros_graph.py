@@ -148,8 +148,9 @@ def _fault_drills(
                                  "the twin's ~/mute subscription")  # fmt: skip
                     # counts from a status sent after the last fault's holds and stale end
                     # (the 1 Hz status that `before` holds may predate them): the second new one
-                    n = len(statuses)
-                    p.spin_until(lambda: len(statuses) >= n + 2, 10.0, "a fresh status")
+                    seen = len(statuses)
+                    p.spin_until(lambda k=seen: len(statuses) >= k + 2, 10.0,
+                                 "a fresh status")  # fmt: skip
                     before = _status(statuses)
                     holds = before.get("watchdog_holds", 0)
                     episodes = before["episodes"]
