@@ -15,7 +15,8 @@ pose's on a camera-less cell), the figure ``scripts/bench/ros_graph.py`` measure
   layer, message copies, DDS write).
 
 The hot path only appends one tuple per command; :meth:`CommandLatency.write` (called off
-the control thread, e.g. by the node's status timer) appends the rows to a JSON-lines file.
+the control thread, e.g. by the node's status timer) appends the rows to a JSON-lines file,
+read back with ``robot_rl.runtime.metrics.read_jsonl``.
 """
 
 from __future__ import annotations
@@ -108,11 +109,6 @@ class CommandLatency:
         return len(rows)
 
 
-def read_latency(path: Path) -> list[dict[str, Any]]:
-    """The rows of a ``latency.jsonl`` file (see :meth:`CommandLatency.write`)."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
 def stage_summary(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """p50/p99/mean (ms) of every stage and the total, the stages' means over the slowest 5 %
     of commands (``tail_mean``), and how often each stream was the last one received."""
@@ -140,4 +136,4 @@ def stage_summary(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["LATENCY_FILE", "STAGES", "CommandLatency", "read_latency", "stage_summary"]
+__all__ = ["LATENCY_FILE", "STAGES", "CommandLatency", "stage_summary"]

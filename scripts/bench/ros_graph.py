@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
-    from robot_rl.ros_compat.latency import LATENCY_FILE, read_latency, stage_summary
+    from robot_rl.ros_compat.latency import LATENCY_FILE, stage_summary
+    from robot_rl.runtime.metrics import read_jsonl
 
     domain_id = random.Random(os.getpid() ^ time.time_ns()).randint(1, 100)
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     latency_file = work / "run" / LATENCY_FILE
     result["stages_ms"] = (
-        stage_summary(read_latency(latency_file)) if latency_file.is_file() else None
+        stage_summary(read_jsonl(latency_file)) if latency_file.is_file() else None
     )
     print(json.dumps(result))
     return 0

@@ -243,8 +243,9 @@ def test_reward_holds_success_and_takes_human_labels() -> None:
 def test_cell_actor_records_each_policy_commands_latency_by_stage(tmp_path: Path) -> None:
     from robot_rl.app.build import make_policy
     from robot_rl.config import config_hash
-    from robot_rl.ros_compat.latency import LATENCY_FILE, STAGES, read_latency, stage_summary
+    from robot_rl.ros_compat.latency import LATENCY_FILE, STAGES, stage_summary
     from robot_rl.runtime.checkpoint import save_policy
+    from robot_rl.runtime.metrics import read_jsonl
 
     run_config = load_yaml(RunConfig, RUN_CONFIG)
     weights = tmp_path / "policy.safetensors"
@@ -259,7 +260,7 @@ def test_cell_actor_records_each_policy_commands_latency_by_stage(tmp_path: Path
     )  # fmt: skip
     holder["graph"] = TwinGraph(CELL, actor.assembler, actor.reward)
     actor.run(InProcessTransport.pair()[0], env_steps=7)  # run() writes the file as it ends
-    rows = read_latency(tmp_path / "run" / LATENCY_FILE)
+    rows = read_jsonl(tmp_path / "run" / LATENCY_FILE)
     assert len(rows) == 7 == actor.status()["latency_commands"]  # one per policy command
     for row in rows:
         stages = [row[s] for s in STAGES]
