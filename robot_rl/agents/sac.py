@@ -290,6 +290,35 @@ def arm_dim(action_dim: int, config: SACConfig) -> int:
     return action_dim - 1
 
 
+def make_actor(feature_dim: int, arm: int, config: SACConfig) -> TanhGaussianActor:
+    """SAC's actor on ``feature_dim`` encoded features for ``arm`` action entries: a residual
+    on a base policy's mean with ``base_policy`` "bc", a fixed std with ``action_std``. The one
+    builder of Policy and of DrM's fresh network (``perturb_dormant``), so the two agree."""
+    return TanhGaussianActor(
+        feature_dim,
+        config.hidden_dims,
+        arm,
+        residual_scale=config.residual_scale if config.base_policy == "bc" else None,
+        fixed_std=config.action_std,
+    )
+
+
+def make_critic(feature_dim: int, arm: int, config: SACConfig) -> CriticEnsemble:
+    """SAC's critic ensemble on encoded features and ``arm`` action entries: one value per
+    critic, or ``hl_gauss_bins`` logits with ``critic_loss`` "hl_gauss"."""
+    return CriticEnsemble(
+        feature_dim + arm,
+        config.hidden_dims,
+        config.critic_ensemble_size,
+        out_dim=config.hl_gauss_bins if config.critic_loss == "hl_gauss" else 1,
+    )
+
+
+def make_gripper(feature_dim: int, config: SACConfig) -> GripperCritic:
+    """The discrete gripper head of ``gripper_critic`` on encoded features."""
+    return GripperCritic(feature_dim, config.hidden_dims)
+
+
 class Policy(ActorPolicy):
     """The acting half of SAC (encoder + actor, and with ``base_policy`` "bc" the base policy
     the actor is a residual on; with ``gripper_critic`` the gripper head that picks the last
@@ -303,17 +332,11 @@ class Policy(ActorPolicy):
         if config.base_policy == "bc":
             self.base = ActorPolicy(obs_spec, arm, config.encoder, config.hidden_dims, seed=seed)
         if self.base is not None or config.action_std is not None:
-            self.actor = TanhGaussianActor(
-                self.encoder.out_dim,
-                config.hidden_dims,
-                arm,
-                residual_scale=None if self.base is None else config.residual_scale,
-                fixed_std=config.action_std,
-            )
+            self.actor = make_actor(self.encoder.out_dim, arm, config)
         self.gripper: GripperCritic | None = None
         self.gripper_epsilon = config.gripper_epsilon
         if config.gripper_critic:
-            self.gripper = GripperCritic(self.encoder.out_dim, config.hidden_dims)
+            self.gripper = make_gripper(self.encoder.out_dim, config)
 
     def base_mean(self, obs: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The base policy's pre-tanh mean action (B, A), clipped; None without a base."""
@@ -382,12 +405,7 @@ class SAC:
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(seed)
             self.policy = Policy(obs_spec, action_dim, config, seed=seed + 1)
-            self.critic = CriticEnsemble(
-                self.policy.encoder.out_dim + self.arm_dim,
-                config.hidden_dims,
-                config.critic_ensemble_size,
-                out_dim=config.hl_gauss_bins if config.critic_loss == "hl_gauss" else 1,
-            )
+            self.critic = make_critic(self.policy.encoder.out_dim, self.arm_dim, config)
         self.policy.to(self.device)
         self.critic.to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
@@ -766,19 +784,8 @@ class SAC:
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 7919 + self.dormant_resets + 1)
-            fresh_actor = TanhGaussianActor(
-                self.encoder.out_dim,
-                cfg.hidden_dims,
-                self.arm_dim,
-                residual_scale=None if self.base is None else cfg.residual_scale,
-                fixed_std=cfg.action_std,
-            )
-            fresh_critic = CriticEnsemble(
-                self.encoder.out_dim + self.arm_dim,
-                cfg.hidden_dims,
-                cfg.critic_ensemble_size,
-                out_dim=self.critic.out_dim,
-            )
+            fresh_actor = make_actor(self.encoder.out_dim, self.arm_dim, cfg)
+            fresh_critic = make_critic(self.encoder.out_dim, self.arm_dim, cfg)
             # A frozen pretrained trunk is not perturbed (nor rebuilt: that reads its file).
             fresh_encoder = (
                 ObservationEncoder(self.policy.obs_spec, cfg.encoder)
@@ -786,9 +793,7 @@ class SAC:
                 else None
             )
             fresh_gripper = (
-                None
-                if self.gripper is None
-                else GripperCritic(self.encoder.out_dim, cfg.hidden_dims)
+                None if self.gripper is None else make_gripper(self.encoder.out_dim, cfg)
             )
         moved = perturb_toward(self.actor, fresh_actor, alpha)
         forget_optimizer_state(self.actor_optimizer, moved)
