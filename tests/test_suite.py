@@ -41,9 +41,28 @@ def test_learner_keys_take_the_worst_task() -> None:
     assert learner_keys(figures, ["a"], ["bc"])["worst_sac_final"] is None
 
 
+def test_learner_keys_of_the_pixel_pair() -> None:
+    sac, bc = summarise([_curve((1000, 0.2), (2000, 0.45))]), summarise([_curve((0, 0.1))])
+    figures = {"a": {"sac_pixels": sac, "bc_pixels": bc}}
+    methods = ["bc_pixels", "sac_pixels"]
+    keys = learner_keys(
+        figures, ["a"], methods, sac="sac_pixels", bc="bc_pixels", prefix="pixels_worst_"
+    )
+    assert keys == {
+        "pixels_worst_sac_final": 0.45,
+        "pixels_worst_sac_minus_bc": pytest.approx(0.35),
+        "pixels_worst_min_after_80": None,
+    }
+    assert learner_keys(figures, ["a"], methods)["worst_sac_final"] is None  # no state pair
+
+
 def test_config_lookup_names_the_bad_method_or_task() -> None:
     assert config_path("peg_insert", "sac").name == "peg_insert_state.yaml"
     assert config_path("pick_cube_hard", "bc").name == "pick_cube_hard_bc.yaml"
+    assert config_path("pick_cube_hard", "sac_pixels").name == "pick_cube_hard_pixels.yaml"
+    assert config_path("pick_cube_hard", "bc_pixels").name == "pick_cube_hard_bc_pixels.yaml"
+    with pytest.raises(ValueError, match="task: no config for sac_pixels on 'peg_insert'"):
+        config_path("peg_insert", "sac_pixels")
     with pytest.raises(ValueError, match="method: unknown method 'ppo'"):
         config_path("peg_insert", "ppo")
     with pytest.raises(ValueError, match="task: no config for bc on 'peg_jam'"):

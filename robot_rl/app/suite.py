@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-METHOD_CONFIG = {"bc": "{task}_bc.yaml", "sac": "{task}_state.yaml"}
+METHOD_CONFIG = {
+    "bc": "{task}_bc.yaml",
+    "sac": "{task}_state.yaml",
+    "bc_pixels": "{task}_bc_pixels.yaml",
+    "sac_pixels": "{task}_pixels.yaml",
+}
 
 Curve = list[dict[str, float]]
 
@@ -67,26 +72,36 @@ def summarise(curves: Sequence[Curve]) -> dict[str, Any]:
 
 
 def learner_keys(
-    figures: dict[str, Any], tasks: Sequence[str], methods: Sequence[str]
+    figures: dict[str, Any],
+    tasks: Sequence[str],
+    methods: Sequence[str],
+    *,
+    sac: str = "sac",
+    bc: str = "bc",
+    prefix: str = "worst_",
 ) -> dict[str, float | None]:
     """The learner's headline over tasks: ``worst_sac_final`` (lowest SAC median),
     ``worst_sac_minus_bc`` (lowest SAC median minus BC median, with both methods run) and
-    ``worst_min_after_80`` (lowest SAC evaluation after a first 80 %, None if no task got there)."""
-    if "sac" not in methods:
-        return {"worst_sac_final": None, "worst_sac_minus_bc": None, "worst_min_after_80": None}
-    finals = [figures[t]["sac"]["final_success"] for t in tasks]
+    ``worst_min_after_80`` (lowest SAC evaluation after a first 80 %, None if no task got there).
+    ``sac``, ``bc`` and ``prefix`` name another pair (the pixel methods: ``pixels_worst_*``)."""
+    names = (f"{prefix}sac_final", f"{prefix}sac_minus_bc", f"{prefix}min_after_80")
+    if sac not in methods:
+        return dict.fromkeys(names)
+    finals = [figures[t][sac]["final_success"] for t in tasks]
     gaps = [
-        figures[t]["sac"]["final_success"] - figures[t]["bc"]["final_success"]
+        figures[t][sac]["final_success"] - figures[t][bc]["final_success"]
         for t in tasks
-        if "bc" in methods
+        if bc in methods
     ]
-    lows = [figures[t]["sac"]["min_after_80"] for t in tasks]
+    lows = [figures[t][sac]["min_after_80"] for t in tasks]
     reached = [low for low in lows if low is not None]
-    return {
-        "worst_sac_final": min(finals),
-        "worst_sac_minus_bc": min(gaps) if gaps else None,
-        "worst_min_after_80": min(reached) if reached else None,
-    }
+    return dict(
+        zip(
+            names,
+            (min(finals), min(gaps) if gaps else None, min(reached) if reached else None),
+            strict=True,
+        )
+    )
 
 
 def expert_success(task_name: str, *, episodes: int, noise: float, seed: int = 10_000) -> float:
@@ -196,6 +211,13 @@ def run_suite(
     bc = [summary["tasks"][t]["bc"]["final_success"] for t in tasks if "bc" in methods]
     summary["bc_final_max"] = max(bc) if bc else None
     summary.update(learner_keys(summary["tasks"], tasks, methods))
+    if "sac_pixels" in methods:
+        summary.update(
+            learner_keys(
+                summary["tasks"], tasks, methods, sac="sac_pixels", bc="bc_pixels",
+                prefix="pixels_worst_",
+            )
+        )  # fmt: skip
     from robot_rl.app.report import write_report
 
     write_report(run_dirs, out / "report")
