@@ -144,6 +144,10 @@ class SACConfig:
     calql_next_actions: bool = True
     """Also sample the Cal-QL term's policy actions at the next observation (CQL and Cal-QL do,
     valued at s); off: the policy at s and uniform actions only, a third less cost."""
+    calql_pretrain_only: bool = False
+    """Apply the Cal-QL term in the ``critic_pretrain_updates`` alone, not online (WSRL, Zhou et
+    al. 2024: a conservative critic offline, then plain SAC fine-tuning, which also saves the
+    term's cost on every online update); false: in every update, as Cal-QL fine-tunes."""
     critic_pretrain_updates: int = 0
     """Full SAC updates (critics, actor, temperature, and the Cal-QL term when on) on batches of
     demos alone before online learning, after the base policy's pre-training: the WSRL /
@@ -263,6 +267,13 @@ class SACConfig:
         if self.critic_pretrain_updates < 0:
             raise ValueError(
                 f"critic_pretrain_updates must be >= 0, got {self.critic_pretrain_updates}"
+            )
+        if self.calql_pretrain_only and not (
+            self.calql_alpha > 0 and self.critic_pretrain_updates > 0
+        ):
+            raise ValueError(
+                "calql_pretrain_only needs calql_alpha > 0 and critic_pretrain_updates > 0 "
+                "(the term it keeps to pre-training, and the pre-training)"
             )
         if not 0.0 <= self.gripper_epsilon <= 1.0:
             raise ValueError(f"gripper_epsilon must be in [0, 1], got {self.gripper_epsilon}")
@@ -465,6 +476,7 @@ class SAC:
         self.success_window = (
             SuccessWindow(config.bc_decay_window) if config.bc_weight_decay else None
         )
+        self._pretraining = False  # inside pretrain()'s critic updates (calql_pretrain_only)
         self._encode = self.encoder
         self._critic_fn = self.critic
         self._target_fn = self.critic_target
@@ -512,7 +524,8 @@ class SAC:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """_critic_loss plus ``calql_alpha`` * the Cal-QL term, and that term (None: off)."""
         loss, q, features, next_features = self._critic_loss(mb)
-        if self.config.calql_alpha <= 0:
+        cfg = self.config
+        if cfg.calql_alpha <= 0 or (cfg.calql_pretrain_only and not self._pretraining):
             return loss, q, features, next_features, None
         penalty = self.calql_penalty(mb, features, next_features, q)
         return loss + self.config.calql_alpha * penalty, q, features, next_features, penalty
@@ -719,15 +732,20 @@ class SAC:
                 raise FloatingPointError(f"base policy pre-training: losses/base_bc is {value}")
             values["losses/base_bc"] = value
         history: list[dict[str, float]] = []
-        for _ in range(cfg.critic_pretrain_updates):
-            batch = sample(cfg.batch_size * cfg.utd_ratio)
-            if keys.IS_DEMO not in batch:  # the BC term and the demo statistics need it
-                batch[keys.IS_DEMO] = torch.ones(batch[keys.REWARD].shape[0], device=self.device)
-            try:
-                history.append(self.update(batch))
-            except FloatingPointError as err:
-                raise FloatingPointError(f"critic pre-training: {err}") from err
-            history = history[-50:]
+        self._pretraining = True
+        try:
+            for _ in range(cfg.critic_pretrain_updates):
+                batch = sample(cfg.batch_size * cfg.utd_ratio)
+                if keys.IS_DEMO not in batch:  # the BC term and the demo statistics need it
+                    rows = batch[keys.REWARD].shape[0]
+                    batch[keys.IS_DEMO] = torch.ones(rows, device=self.device)
+                try:
+                    history.append(self.update(batch))
+                except FloatingPointError as err:
+                    raise FloatingPointError(f"critic pre-training: {err}") from err
+                history = history[-50:]
+        finally:
+            self._pretraining = False
         names = {"critic": "losses/critic", "actor": "losses/actor", "calql": "losses/calql"}
         for short, name in names.items():
             if history and name in history[-1]:

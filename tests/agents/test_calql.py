@@ -248,6 +248,16 @@ def test_critic_pretraining_runs_through_the_learner_and_moves_the_critic(
     assert all(math.isfinite(v) for v in values.values()), values
 
 
+def test_pretrain_only_keeps_the_term_out_of_online_updates() -> None:
+    options = {"calql_alpha": 1.0, "critic_pretrain_updates": 3, "calql_pretrain_only": True}
+    agent = SAC(SPEC, 2, SACConfig(**{**SMALL.__dict__, **options}), device="cpu")
+    data = bandit_data(64, 1.0)
+    values = agent.pretrain(lambda n: take(data, torch.arange(n) % 64))
+    assert values["losses/pretrain_calql"] > 0
+    online = agent.update(data)
+    assert "losses/calql" not in online and math.isfinite(online["losses/critic"])
+
+
 def test_critic_pretraining_names_a_non_finite_loss() -> None:
     config = SACConfig(**{**SMALL.__dict__, "critic_pretrain_updates": 2})
     agent = SAC(SPEC, 2, config, device="cpu")
@@ -271,3 +281,5 @@ def test_config_errors_name_the_field(field: str, value: float) -> None:
         from_dict(RunConfig, {"sac": {field: value}})
     with pytest.raises(ValueError, match=field):
         SACConfig(**{field: value}).validate()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="calql_pretrain_only needs"):
+        from_dict(RunConfig, {"sac": {"calql_pretrain_only": True, "calql_alpha": 1.0}})
