@@ -10,7 +10,8 @@ a critic step on CPU, where the encoder dominates the cost.
 Batch format (``update``): ``{"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},
 "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}`` with
 images uint8 (N, H, W, 3) and N = utd_ratio * batch_size (``grasp_penalty`` also needs
-``"prev_action": (N, A)``, which replay batches carry).
+``"prev_action": (N, A)``, which replay batches carry; ``calql_alpha`` reads ``"mc_return"``
+(N,), the rows' Monte-Carlo returns-to-go, NaN where unknown, when the batch has it).
 
 With ``gripper_critic`` the actor and critic see the arm entries only and a discrete head
 (agents/gripper.py) picks the gripper, the action's last entry.

@@ -3,6 +3,7 @@ phase) of SAC, and the demos' Monte-Carlo returns-to-go they calibrate with."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -256,6 +257,22 @@ def test_pretrain_only_keeps_the_term_out_of_online_updates() -> None:
     assert values["losses/pretrain_calql"] > 0
     online = agent.update(data)
     assert "losses/calql" not in online and math.isfinite(online["losses/critic"])
+
+
+def test_checkpoint_after_pretraining_resumes_exactly() -> None:
+    """A learner resumed from a checkpoint taken after pre-training makes the same Cal-QL
+    update: the term's random draws come from the agent's saved generator."""
+    options = {"calql_alpha": 1.0, "critic_pretrain_updates": 3}
+    config = SACConfig(**{**SMALL.__dict__, **options})
+    agent = SAC(SPEC, 2, config, device="cpu", seed=1)
+    data = bandit_data(64, 1.0)
+    agent.pretrain(lambda n: take(data, torch.arange(n) % 64))
+    blob = io.BytesIO()
+    torch.save(agent.state_dict(), blob)
+    blob.seek(0)
+    restored = SAC(SPEC, 2, config, device="cpu", seed=99)
+    restored.load_state_dict(torch.load(blob, weights_only=True))
+    assert restored.update(data) == agent.update(data)
 
 
 def test_critic_pretraining_names_a_non_finite_loss() -> None:
