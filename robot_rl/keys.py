@@ -19,6 +19,9 @@ TIMESTAMP = "timestamp"
 SUCCESS = "success"
 IS_DEMO = "is_demo"  # batch field: 1.0 for rows sampled from the demonstration buffer
 DISCOUNT = "discount"  # batch field of n-step batches: gamma ** (steps summed in the reward)
+# batch field: the row's discounted return-to-go, sum_k gamma^k r_(t+k) to its episode's end, where
+# the buffer knows it (whole episodes added with a return discount); NaN where it does not.
+MC_RETURN = "mc_return"
 PREV_ACTION = (
     "prev_action"  # batch field: the episode's action before this row's (its own at step 0)
 )

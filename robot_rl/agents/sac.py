@@ -10,7 +10,8 @@ a critic step on CPU, where the encoder dominates the cost.
 Batch format (``update``): ``{"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},
 "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1}`` with
 images uint8 (N, H, W, 3) and N = utd_ratio * batch_size (``grasp_penalty`` also needs
-``"prev_action": (N, A)``, which replay batches carry).
+``"prev_action": (N, A)``, which replay batches carry; ``calql_alpha`` reads ``"mc_return"``
+(N,), the rows' Monte-Carlo returns-to-go, NaN where unknown, when the batch has it).
 
 With ``gripper_critic`` the actor and critic see the arm entries only and a discrete head
 (agents/gripper.py) picks the gripper, the action's last entry.
@@ -129,6 +130,30 @@ class SACConfig:
     """Bins of the HL-Gauss value histogram (``critic_loss`` "hl_gauss")."""
     hl_gauss_sigma: float = 0.75
     """Std of the HL-Gauss target Gaussian as a fraction of the bin width (the paper: 0.75)."""
+    calql_alpha: float = 0.0
+    """Weight of Cal-QL's calibrated conservative term in the critic loss (Nakamoto et al. 2023;
+    0: off; CQL/Cal-QL papers: 5 on their manipulation tasks). On every row it pushes down a
+    soft maximum of Q over sampled actions (``calql_actions`` from the policy at s, as many at
+    s' with ``calql_next_actions``, as many uniform in [-1, 1]) and pushes up Q of the data
+    action, each policy sample's Q first raised to at least the row's Monte-Carlo return
+    (``keys.MC_RETURN``: the demos'; where none is known, the low end of ``q_target_bounds``,
+    or no floor without bounds). See ``calql_penalty``. Costs a critic forward and backward on
+    (2 or 3) * ``calql_actions`` times the minibatch per critic update."""
+    calql_actions: int = 4
+    """Actions sampled per row and per source (policy at s, policy at s', uniform) for the
+    Cal-QL term (Cal-QL: 10)."""
+    calql_next_actions: bool = True
+    """Also sample the Cal-QL term's policy actions at the next observation (CQL and Cal-QL do,
+    valued at s); off: the policy at s and uniform actions only, a third less cost."""
+    calql_pretrain_only: bool = False
+    """Apply the Cal-QL term in the ``critic_pretrain_updates`` alone, not online (WSRL, Zhou et
+    al. 2024: a conservative critic offline, then plain SAC fine-tuning, which also saves the
+    term's cost on every online update); false: in every update, as Cal-QL fine-tunes."""
+    critic_pretrain_updates: int = 0
+    """Full SAC updates (critics, actor, temperature, and the Cal-QL term when on) on batches of
+    demos alone before online learning, after the base policy's pre-training: the WSRL /
+    Cal-QL offline phase, so that online learning starts with a critic that knows the demos'
+    values and an actor that climbs it (0: none). Costs this many updates at start-up."""
     gripper_critic: bool = False
     """HIL-SERL's discrete gripper (agents/gripper.py): the actor and critic handle the arm
     entries only (all but the last), and a DQN head on the encoded observation (2 Q-networks,
@@ -236,6 +261,21 @@ class SACConfig:
             raise ValueError(f"hl_gauss_bins must be >= 2, got {self.hl_gauss_bins}")
         if not self.hl_gauss_sigma > 0:
             raise ValueError(f"hl_gauss_sigma must be > 0, got {self.hl_gauss_sigma}")
+        if not 0.0 <= self.calql_alpha < math.inf:
+            raise ValueError(f"calql_alpha must be a finite number >= 0, got {self.calql_alpha}")
+        if self.calql_actions < 1:
+            raise ValueError(f"calql_actions must be >= 1, got {self.calql_actions}")
+        if self.critic_pretrain_updates < 0:
+            raise ValueError(
+                f"critic_pretrain_updates must be >= 0, got {self.critic_pretrain_updates}"
+            )
+        if self.calql_pretrain_only and not (
+            self.calql_alpha > 0 and self.critic_pretrain_updates > 0
+        ):
+            raise ValueError(
+                "calql_pretrain_only needs calql_alpha > 0 and critic_pretrain_updates > 0 "
+                "(the term it keeps to pre-training, and the pre-training)"
+            )
         if not 0.0 <= self.gripper_epsilon <= 1.0:
             raise ValueError(f"gripper_epsilon must be in [0, 1], got {self.gripper_epsilon}")
         for name in ("grasp_penalty", "gripper_demo_margin"):
@@ -455,6 +495,7 @@ class SAC:
         self.success_window = (
             SuccessWindow(config.bc_decay_window) if config.bc_weight_decay else None
         )
+        self._pretraining = False  # inside pretrain()'s critic updates (calql_pretrain_only)
         self._encode = self.encoder
         self._critic_fn = self.critic
         self._target_fn = self.critic_target
@@ -491,10 +532,22 @@ class SAC:
     def critic_loss(self, mb: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """TD loss of all critics against a min over a random subset of target critics.
 
+        With ``calql_alpha`` > 0 the loss includes the Cal-QL term (``calql_penalty``).
         Returns (loss, q (E, B), features (B, D) with grad into the encoder).
         """
-        loss, q, features, _ = self._critic_loss(mb)
+        loss, q, features, _, _ = self._critic_total(mb)
         return loss, q, features
+
+    def _critic_total(
+        self, mb: dict[str, Any]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """_critic_loss plus ``calql_alpha`` * the Cal-QL term, and that term (None: off)."""
+        loss, q, features, next_features = self._critic_loss(mb)
+        cfg = self.config
+        if cfg.calql_alpha <= 0 or (cfg.calql_pretrain_only and not self._pretraining):
+            return loss, q, features, next_features, None
+        penalty = self.calql_penalty(mb, features, next_features, q)
+        return loss + self.config.calql_alpha * penalty, q, features, next_features, penalty
 
     def _critic_loss(
         self, mb: dict[str, Any]
@@ -547,6 +600,69 @@ class SAC:
             q_target_bounds=cfg.q_target_bounds,
             demo_margin=cfg.gripper_demo_margin,
         )
+
+    def calql_lower_bound(self, mb: dict[str, Any]) -> torch.Tensor:
+        """(B,) the floor of each row's policy-action Q in the Cal-QL term: its Monte-Carlo
+        return-to-go (``keys.MC_RETURN``) where known; else the low end of ``q_target_bounds``
+        (no return is below it), or -inf (no floor) without bounds."""
+        cfg = self.config
+        unknown = -math.inf if cfg.q_target_bounds is None else float(cfg.q_target_bounds[0])
+        rows = mb[keys.REWARD].shape[0]
+        mc = mb.get(keys.MC_RETURN)
+        if mc is None:
+            return torch.full((rows,), unknown, device=self.device)
+        mc = mc.float()
+        return torch.where(torch.isnan(mc), torch.full_like(mc, unknown), mc)
+
+    def calql_penalty(
+        self,
+        mb: dict[str, Any],
+        features: torch.Tensor,
+        next_features: torch.Tensor,
+        q_data: torch.Tensor,
+    ) -> torch.Tensor:
+        """Cal-QL's conservative term, mean over critics and rows of
+        logsumexp_j [Q(s, a_j) - log mu(a_j)] - Q(s, a_data), before its weight ``calql_alpha``.
+
+        The a_j: ``calql_actions`` samples from the policy at s (reparameterised, no grad), as
+        many from the policy at s' (``calql_next_actions``, valued at s as in CQL), and as many
+        uniform in [-1, 1]^arm; mu is each sample's density (the policy's tanh-Gaussian, or
+        2^-arm), the importance-sampled CQL(H) estimate of log integral exp Q(s, a) da (CQL's
+        own variant for continuous actions; no log of the sample count is subtracted, a
+        constant that leaves the gradient as it is). Cal-QL's calibration: a policy sample's Q
+        enters as max(Q, ``calql_lower_bound``), so where the demos' return is known, values
+        of the policy's actions are not pushed below it. ``features`` (B, D) carry the grad
+        into the encoder; ``next_features`` (B, D) none; ``q_data`` (E, B) is the critics'
+        (expected) Q of the batch's actions, with grad. Arm entries only (``gripper_critic``).
+        """
+        cfg = self.config
+        n, rows = cfg.calql_actions, features.shape[0]
+        sources = [(features.detach(), mb[keys.OBS])]
+        if cfg.calql_next_actions:
+            sources.append((next_features, mb[keys.NEXT_OBS]))
+        actions, log_density = [], []
+        with torch.no_grad():
+            for feats, obs in sources:  # the policy's samples, n per row: (B * n, arm)
+                base = self._base_mean(obs)
+                action, log_prob = self.actor.sample(
+                    feats.repeat_interleave(n, 0),
+                    self.generator,
+                    None if base is None else base.repeat_interleave(n, 0),
+                )
+                actions.append(action)
+                log_density.append(log_prob.view(rows, n))
+            uniform = torch.rand(
+                (rows * n, self.arm_dim), device=self.device, generator=self.generator
+            )
+            actions.append(2.0 * uniform - 1.0)
+        groups = len(actions)
+        repeated = features.repeat_interleave(n, 0).repeat(groups, 1)  # (groups * B * n, D)
+        q = self.q_values(repeated, torch.cat(actions)).view(-1, groups, rows, n)  # (E, g, B, n)
+        policy_q = torch.maximum(q[:, :-1], self.calql_lower_bound(mb)[None, None, :, None])
+        policy_q = policy_q - torch.stack(log_density)[None]  # (E, g - 1, B, n)
+        uniform_q = q[:, -1] + self.arm_dim * math.log(2.0)  # - log 2^-arm; (E, B, n)
+        samples = torch.cat([policy_q.transpose(1, 2).flatten(2), uniform_q], -1)  # (E, B, g*n)
+        return (torch.logsumexp(samples, -1) - q_data).mean()
 
     def actor_loss(
         self, features: torch.Tensor, mb: dict[str, Any] | None = None
@@ -616,21 +732,47 @@ class SAC:
         return loss.detach()
 
     def pretrain(self, sample: Callable[[int], dict[str, Any]]) -> dict[str, float]:
-        """Fit the base policy to demo batches (``sample(batch_size)``) for
-        ``base_pretrain_updates`` steps before online learning; {} without a base policy.
+        """Before online learning, on demo batches (``sample(rows)``, every row a demo): fit
+        the base policy for ``base_pretrain_updates`` steps (with ``base_policy`` "bc"), then
+        ``critic_pretrain_updates`` full update() calls. Returns the losses, each the mean of
+        its last 50 steps ("losses/base_bc", "losses/pretrain_critic", "losses/pretrain_actor",
+        "losses/pretrain_calql" with the Cal-QL term); {} when there is nothing to pre-train.
 
-        Raises FloatingPointError if the loss is not finite.
+        Raises FloatingPointError naming the loss if one is not finite.
         """
-        if self.base is None or self.config.base_pretrain_updates == 0:
-            return {}
-        losses = [
-            self._base_step(sample(self.config.batch_size))
-            for _ in range(self.config.base_pretrain_updates)
-        ]
-        value = float(torch.stack(losses[-50:]).mean())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"base policy pre-training: losses/base_bc is {value}")
-        return {"losses/base_bc": value}
+        cfg = self.config
+        values: dict[str, float] = {}
+        if self.base is not None and cfg.base_pretrain_updates > 0:
+            losses = [
+                self._base_step(sample(cfg.batch_size)) for _ in range(cfg.base_pretrain_updates)
+            ]
+            value = float(torch.stack(losses[-50:]).mean())
+            if not math.isfinite(value):
+                raise FloatingPointError(f"base policy pre-training: losses/base_bc is {value}")
+            values["losses/base_bc"] = value
+        history: list[dict[str, float]] = []
+        self._pretraining = True
+        try:
+            for _ in range(cfg.critic_pretrain_updates):
+                batch = sample(cfg.batch_size * cfg.utd_ratio)
+                if keys.IS_DEMO not in batch:  # the BC term and the demo statistics need it
+                    rows = batch[keys.REWARD].shape[0]
+                    batch[keys.IS_DEMO] = torch.ones(rows, device=self.device)
+                try:
+                    history.append(self.update(batch))
+                except FloatingPointError as err:
+                    raise FloatingPointError(f"critic pre-training: {err}") from err
+                history = history[-50:]
+        finally:
+            self._pretraining = False
+        names = {"critic": "losses/critic", "actor": "losses/actor", "calql": "losses/calql"}
+        for short, name in names.items():
+            if history and name in history[-1]:
+                value = float(np.mean([h[name] for h in history]))
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"critic pre-training: {name} is {value}")
+                values[f"losses/pretrain_{short}"] = value
+        return values
 
     def temperature_loss(self, log_prob: torch.Tensor) -> torch.Tensor:
         """Drives the policy entropy -E[log pi] toward target_entropy."""
@@ -643,12 +785,14 @@ class SAC:
         Raises FloatingPointError naming the loss if a loss is not finite.
         """
         minibatches = _split(batch, self.config.utd_ratio)
-        critic_losses, q_means = [], []
+        critic_losses, q_means, calql_terms = [], [], []
         gripper_losses: list[torch.Tensor] = []
         gripper_stats: dict[str, list[torch.Tensor]] = {}
         features = q = torch.empty(0)
         for mb in minibatches:
-            loss, q, features, next_features = self._critic_loss(mb)
+            loss, q, features, next_features, calql = self._critic_total(mb)
+            if calql is not None:
+                calql_terms.append(calql.detach())
             total = loss
             self.critic_optimizer.zero_grad(set_to_none=True)
             if self.gripper_optimizer is not None:
@@ -702,6 +846,9 @@ class SAC:
         ]
         names = ["losses/critic", "losses/actor", "losses/temperature"]
         names += ["charts/temperature", "charts/q_mean", "charts/entropy"]
+        if calql_terms:  # the Cal-QL term before its weight (losses/critic includes it)
+            scalars.append(torch.stack(calql_terms).mean())
+            names.append("losses/calql")
         if gripper_losses:
             scalars.append(torch.stack(gripper_losses).mean())
             names.append("learner/gripper_q_loss")

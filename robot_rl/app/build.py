@@ -117,6 +117,14 @@ def fit_state_normalizer(agent: Any, demos: ReplayBuffer) -> None:
         encoder.fit_state_normalizer(demos.state_rows(encoder.state_keys))
 
 
-def make_replay(spec: ObsSpec, action_dim: int, capacity: int, *, seed: int) -> ReplayBuffer:
-    """A replay buffer for this spec."""
-    return ReplayBuffer(spec, action_dim, capacity, seed=seed)
+def make_replay(
+    spec: ObsSpec,
+    action_dim: int,
+    capacity: int,
+    *,
+    seed: int,
+    return_discount: float | None = None,
+) -> ReplayBuffer:
+    """A replay buffer for this spec (``return_discount``: whole episodes added to it keep their
+    Monte-Carlo returns-to-go, see ReplayBuffer)."""
+    return ReplayBuffer(spec, action_dim, capacity, seed=seed, return_discount=return_discount)

@@ -123,8 +123,14 @@ def build_learner(
     tr = config.train
     room = tr.intervention_capacity if config.hil.hil_serl else 0
     room += tr.self_imitation_capacity if tr.self_imitation else 0
+    # The demos' returns-to-go under the agent's discount: Cal-QL's calibration (SAC
+    # calql_alpha) where a return is known. Online rows have none (NaN).
     demo_buffer = make_replay(
-        spec, action_dim, max(1, sum(len(e) for e in episodes) + room), seed=config.seed + 1
+        spec,
+        action_dim,
+        max(1, sum(len(e) for e in episodes) + room),
+        seed=config.seed + 1,
+        return_discount=config.sac.discount,
     )
     for episode in episodes:
         demo_buffer.add_episode(episode)

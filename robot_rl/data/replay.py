@@ -18,8 +18,10 @@ Batch format (what ``sample`` returns and ``SAC.update`` takes)::
 
     {"obs": {key: (N, ...)}, "next_obs": {key: (N, ...)},   # images uint8 (N, H, W, 3)
      "action": (N, A) float32, "reward": (N,) float32, "terminated": (N,) float32 0/1,
-     "prev_action": (N, A) float32}   # the episode's action before "action" (at its first
+     "prev_action": (N, A) float32,   # the episode's action before "action" (at its first
                                       # step: "action" itself)
+     "mc_return": (N,) float32}       # discounted return-to-go of the row's episode from its
+                                      # step (NaN unless added whole with return_discount)
 
 With ``n_step`` > 1 a row is an n-step transition: ``reward`` is the discounted sum of up to n
 rewards of the same episode, ``next_obs`` the observation after them, ``terminated`` whether the
@@ -59,6 +61,18 @@ def to_torch(batch: NumpyBatch, device: torch.device | str) -> dict[str, Any]:
     }
 
 
+def returns_to_go(rewards: np.ndarray, discount: float) -> np.ndarray:
+    """(T,) float32: G_t = sum_(k >= 0) discount^k r_(t+k) over one episode's rewards (T,), to
+    its last step. An episode cut short (truncated) gets the plain sum of what it collected:
+    with rewards >= 0, a lower bound on the return from there."""
+    out = np.empty(len(rewards), np.float64)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = float(rewards[t]) + discount * running
+        out[t] = running
+    return out.astype(np.float32)
+
+
 class ReplayBuffer:
     """Frame-once ring buffer of transitions, fed by whole episodes or step by step."""
 
@@ -70,8 +84,12 @@ class ReplayBuffer:
         *,
         seed: int = 0,
         obs_slots: int | None = None,
+        return_discount: float | None = None,
     ) -> None:
         """``capacity``: transitions to hold (sizes the storage); ``obs_slots``: ring size.
+        ``return_discount``: episodes added whole (``add_episode``) store each transition's
+        Monte-Carlo return-to-go under this discount (``keys.MC_RETURN``, what Cal-QL
+        calibrates with); None, and for steps added one by one: NaN (unknown).
 
         The default ring, capacity + max(64, capacity // 50) slots, holds at least
         ``capacity`` transitions when there are at most 64 episodes or they average at least
@@ -82,11 +100,14 @@ class ReplayBuffer:
         slots = obs_slots if obs_slots is not None else capacity + max(64, capacity // 50)
         if slots < 2:
             raise ValueError(f"obs_slots must be >= 2, got {slots}")
+        if return_discount is not None and not 0.0 <= return_discount <= 1.0:
+            raise ValueError(f"return_discount must be in [0, 1], got {return_discount}")
         self.obs_spec = dict(obs_spec)
         self.action_dim = action_dim
         self.capacity = capacity
         self.slots = slots
         self.rng = np.random.default_rng(seed)
+        self.return_discount = return_discount
         self.obs = {k: np.zeros((slots, *shape), dtype) for k, (shape, dtype) in obs_spec.items()}
         # Transition data, indexed by the slot of its observation.
         self.actions = np.zeros((slots, action_dim), np.float32)
@@ -94,6 +115,7 @@ class ReplayBuffer:
         # own action: no change): what SAC's gripper head compares the gripper command with.
         self.prev_actions = np.zeros((slots, action_dim), np.float32)
         self.rewards = np.zeros(slots, np.float32)
+        self.mc_returns = np.full(slots, np.nan, np.float32)  # return-to-go; NaN: unknown
         self.terminated = np.zeros(slots, np.float32)
         self.truncated = np.zeros(slots, bool)
         self.intervened = np.zeros(slots, bool)
@@ -112,7 +134,7 @@ class ReplayBuffer:
     def bytes_per_transition(self) -> float:
         """Bytes of all preallocated storage divided by capacity (transitions)."""
         arrays = [*self.obs.values(), self.actions, self.prev_actions, self.rewards]
-        arrays += [self.terminated]
+        arrays += [self.mc_returns, self.terminated]
         arrays += [self.truncated, self.intervened, self.sources, self.valid, self.next_slot]
         return sum(a.nbytes for a in arrays) / self.capacity
 
@@ -191,6 +213,7 @@ class ReplayBuffer:
         self.prev_actions[slot] = action  # of the transition that starts at slot, if any
         self.actions[cur] = action
         self.rewards[cur] = reward
+        self.mc_returns[cur] = np.nan  # the episode's later rewards are not known yet
         self.terminated[cur] = float(terminated)
         self.truncated[cur] = truncated
         self.intervened[cur] = intervened
@@ -219,6 +242,11 @@ class ReplayBuffer:
         self.prev_actions[slots[0]] = ep.actions[first - 1] if first else ep.actions[0]
         self.prev_actions[slots[1:]] = ep.actions[first:]
         self.rewards[t] = ep.rewards[first:]
+        self.mc_returns[t] = (
+            np.nan
+            if self.return_discount is None
+            else returns_to_go(ep.rewards, self.return_discount)[first:]
+        )
         self.terminated[t] = ep.terminated[first:]
         self.truncated[t] = ep.truncated[first:]
         self.intervened[t] = ep.intervened[first:]
@@ -269,6 +297,7 @@ class ReplayBuffer:
             keys.PREV_ACTION: self.prev_actions[idx],
             keys.REWARD: reward,
             keys.TERMINATED: terminated,
+            keys.MC_RETURN: self.mc_returns[idx],
             **extra,
         }
 
@@ -337,6 +366,15 @@ class MixedSampler:
 
     def __len__(self) -> int:
         return len(self.demo) + len(self.online)
+
+    def sample_demos(
+        self, batch_size: int, *, device: torch.device | str = "cpu"
+    ) -> dict[str, Any]:
+        """Torch batch of ``batch_size`` demo transitions alone (n-step rows as ``sample``'s,
+        ``keys.IS_DEMO`` 1.0 on every row): what pre-training on the demos learns from."""
+        batch = self._gather(self.demo, batch_size)
+        batch[keys.IS_DEMO] = np.ones(batch_size, np.float32)
+        return to_torch(batch, device)
 
     def sample(self, batch_size: int, *, device: torch.device | str = "cpu") -> dict[str, Any]:
         """Torch batch of ``batch_size`` transitions on ``device`` (format of ReplayBuffer.sample)."""

@@ -379,13 +379,14 @@ class Learner:
 
     def pretrain(self) -> None:
         """Before the first online update and before serving: the agent's pre-training on the
-        demos (SAC's base policy, when it has one); its weights go to the actor when it
-        connects, so that the actor's first episodes already use them."""
+        demos (SAC's base policy, when it has one, and ``critic_pretrain_updates`` full updates
+        on demo-only batches, n-step as online); its weights go to the actor when it connects,
+        so that the actor's first episodes already use them."""
         pretrain = getattr(self.agent, "pretrain", None)
         if pretrain is None or self.updates > 0 or len(self.sampler.demo) == 0:
             return
         device = self.agent.device
-        values = pretrain(lambda n: self.sampler.demo.sample(n, device=device))
+        values = pretrain(lambda n: self.sampler.sample_demos(n, device=device))
         if values:
             self.pretrained = True
             if self.metrics is not None:

@@ -59,6 +59,8 @@ def make_batch(spec: dict, n: int, device: torch.device) -> dict:
         keys.TERMINATED: torch.zeros(n),
         keys.IS_DEMO: (torch.arange(n) % 2).float(),  # RLPD's half-and-half batch
     }
+    # The demo rows' returns-to-go (Cal-QL's calibration); online rows have none (NaN).
+    batch[keys.MC_RETURN] = torch.where(batch[keys.IS_DEMO] > 0, torch.rand(n, generator=g), np.nan)
     return {
         k: {kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v.to(device)
         for k, v in batch.items()
