@@ -330,6 +330,10 @@ def arm_dim(action_dim: int, config: SACConfig) -> int:
     return action_dim - 1
 
 
+PRETRAIN_PROGRESS_EVERY = 25
+"""Pre-training steps between two ``on_progress`` reports of ``SAC.pretrain``."""
+
+
 def make_actor(feature_dim: int, arm: int, config: SACConfig) -> TanhGaussianActor:
     """SAC's actor on ``feature_dim`` encoded features for ``arm`` action entries: a residual
     on a base policy's mean with ``base_policy`` "bc", a fixed std with ``action_std``. The one
@@ -731,21 +735,40 @@ class SAC:
         self.base_updates += 1
         return loss.detach()
 
-    def pretrain(self, sample: Callable[[int], dict[str, Any]]) -> dict[str, float]:
+    def pretrain(
+        self,
+        sample: Callable[[int], dict[str, Any]],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, float]:
         """Before online learning, on demo batches (``sample(rows)``, every row a demo): fit
         the base policy for ``base_pretrain_updates`` steps (with ``base_policy`` "bc"), then
         ``critic_pretrain_updates`` full update() calls. Returns the losses, each the mean of
         its last 50 steps ("losses/base_bc", "losses/pretrain_critic", "losses/pretrain_actor",
         "losses/pretrain_calql" with the Cal-QL term); {} when there is nothing to pre-train.
 
+        ``on_progress(done, total)``: called every ``PRETRAIN_PROGRESS_EVERY`` steps of both
+        phases together and after the last (a learner process reports it to its launcher,
+        whose start-up deadline counts from the last report).
+
         Raises FloatingPointError naming the loss if one is not finite.
         """
         cfg = self.config
         values: dict[str, float] = {}
-        if self.base is not None and cfg.base_pretrain_updates > 0:
-            losses = [
-                self._base_step(sample(cfg.batch_size)) for _ in range(cfg.base_pretrain_updates)
-            ]
+        base_steps = cfg.base_pretrain_updates if self.base is not None else 0
+        total = base_steps + cfg.critic_pretrain_updates
+        done = 0
+
+        def step_done() -> None:
+            nonlocal done
+            done += 1
+            if on_progress is not None and (done % PRETRAIN_PROGRESS_EVERY == 0 or done == total):
+                on_progress(done, total)
+
+        if base_steps > 0:
+            losses = []
+            for _ in range(base_steps):
+                losses.append(self._base_step(sample(cfg.batch_size)))
+                step_done()
             value = float(torch.stack(losses[-50:]).mean())
             if not math.isfinite(value):
                 raise FloatingPointError(f"base policy pre-training: losses/base_bc is {value}")
@@ -763,6 +786,7 @@ class SAC:
                 except FloatingPointError as err:
                     raise FloatingPointError(f"critic pre-training: {err}") from err
                 history = history[-50:]
+                step_done()
         finally:
             self._pretraining = False
         names = {"critic": "losses/critic", "actor": "losses/actor", "calql": "losses/calql"}

@@ -25,6 +25,25 @@ from robot_rl.run_config import RunConfig
 LAUNCH_TOKEN_ENV = "ROBOT_RL_LAUNCH_TOKEN"  # how robot-rl train hands its learner the token
 
 
+def pretrain_reporter(run_dir: Path) -> Any:
+    """``on_progress(done, total)`` for ``Learner.pretrain``: writes ``PRETRAIN_STATUS``
+    atomically and logs a line at every tenth of the work."""
+    from robot_rl.app.supervisor import PRETRAIN_STATUS
+
+    path, tmp = run_dir / PRETRAIN_STATUS, run_dir / f".{PRETRAIN_STATUS}.tmp"
+    said = [-1]
+
+    def report(done: int, total: int) -> None:
+        tmp.write_text(json.dumps({"done": done, "total": total}))
+        os.replace(tmp, path)
+        tenth = done * 10 // max(total, 1)
+        if tenth != said[0]:
+            said[0] = tenth
+            print(f"pre-training on the demos: {done}/{total} updates", flush=True)
+
+    return report
+
+
 def episode_steps(episode: Any) -> Iterator[Any]:
     """A stored episode as the Step messages that streamed it (``first_obs`` with ``t == 0``)."""
     from robot_rl.wire.protocol import Step
@@ -183,7 +202,7 @@ def build_learner(
         learner.steps_received = online_steps
         print(f"resume: online replay rebuilt with {online_steps} transitions", flush=True)
     if learner.updates == 0:
-        learner.pretrain()  # before the actor connects (it waits for learner.json)
+        learner.pretrain(pretrain_reporter(run_dir))  # before the actor connects
     return learner
 
 

@@ -18,6 +18,11 @@ from pathlib import Path
 
 from robot_rl.run_config import RunConfig
 
+PRETRAIN_STATUS = "learner_pretrain.json"
+"""In the run directory: the learner's pre-training progress before it binds,
+``{"done": k, "total": n}``, rewritten as it goes (``start_learner_process``'s deadline
+counts from its last change)."""
+
 
 class LearnerStartError(RuntimeError):
     """The learner process did not come up (or kept dying); the message is one line."""
@@ -64,8 +69,9 @@ def spawn_learner(
         cmd.append("--resume")
     if bind is not None:
         cmd += ["--bind", bind]
-    # A dead learner's address file must not be taken as the new one's.
+    # A dead learner's address file must not be taken as the new one's, nor its progress.
     (run_dir / "learner.json").unlink(missing_ok=True)
+    (run_dir / PRETRAIN_STATUS).unlink(missing_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop(LAUNCH_TOKEN_ENV, None)
     if launch_token:
@@ -84,9 +90,27 @@ def start_learner_process(
 ) -> tuple[subprocess.Popen, str]:
     """Start the learner and wait until it is bound; returns the process and its address."""
     proc = spawn_learner(run_dir, demos, resume=resume, launch_token=launch_token)
-    info_path = run_dir / "learner.json"
-    deadline = time.monotonic() + config.runtime.startup_timeout_s
+    return proc, wait_bound(proc, run_dir, timeout_s=config.runtime.startup_timeout_s)
+
+
+def wait_bound(proc: subprocess.Popen, run_dir: Path, *, timeout_s: float) -> str:
+    """Wait for learner ``proc`` to write ``learner.json``; its address.
+
+    The learner pre-trains on the demos before it binds (minutes, with pixels or
+    ``critic_pretrain_updates``): while it reports progress (``PRETRAIN_STATUS``) the deadline
+    of ``timeout_s`` counts from its last report, so only a learner silent for that long is
+    given up on (killed; LearnerStartError). A learner that exits: LearnerStartError with the
+    last error line of its log."""
+    info_path, status_path = run_dir / "learner.json", run_dir / PRETRAIN_STATUS
+    deadline = time.monotonic() + timeout_s
+    last_status: str | None = None
     while not info_path.exists():
+        try:
+            status = status_path.read_text()
+        except OSError:  # not pre-training (yet)
+            status = None
+        if status is not None and status != last_status:
+            last_status, deadline = status, time.monotonic() + timeout_s
         if proc.poll() is not None:
             log = run_dir / "learner.log"
             raise LearnerStartError(
@@ -96,10 +120,12 @@ def start_learner_process(
         if time.monotonic() > deadline:
             proc.kill()
             raise LearnerStartError(
-                f"learner did not start within {config.runtime.startup_timeout_s:.0f} s"
+                f"learner did not start within {timeout_s:.0f} s"
+                + (f" of its last pre-training report ({last_status})" if last_status else "")
+                + f" (see {run_dir / 'learner.log'})"
             )
         time.sleep(0.05)
-    return proc, str(json.loads(info_path.read_text())["address"])
+    return str(json.loads(info_path.read_text())["address"])
 
 
 class LearnerSupervisor:

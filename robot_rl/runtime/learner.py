@@ -377,16 +377,17 @@ class Learner:
             self.metrics.log(self.updates, self._progress_values(), step_name="updates")
             self.metrics.close()
 
-    def pretrain(self) -> None:
+    def pretrain(self, on_progress: Callable[[int, int], None] | None = None) -> None:
         """Before the first online update and before serving: the agent's pre-training on the
         demos (SAC's base policy, when it has one, and ``critic_pretrain_updates`` full updates
         on demo-only batches, n-step as online); its weights go to the actor when it connects,
-        so that the actor's first episodes already use them."""
+        so that the actor's first episodes already use them. ``on_progress(done, total)``:
+        see ``SAC.pretrain``."""
         pretrain = getattr(self.agent, "pretrain", None)
         if pretrain is None or self.updates > 0 or len(self.sampler.demo) == 0:
             return
         device = self.agent.device
-        values = pretrain(lambda n: self.sampler.sample_demos(n, device=device))
+        values = pretrain(lambda n: self.sampler.sample_demos(n, device=device), on_progress)
         if values:
             self.pretrained = True
             if self.metrics is not None:

@@ -219,6 +219,7 @@ def test_critic_pretraining_runs_through_the_learner_and_moves_the_critic(
     tmp_path: Path,
 ) -> None:
     from robot_rl.app.learner_main import build_learner
+    from robot_rl.app.supervisor import PRETRAIN_STATUS
 
     sac = {
         "hidden_dims": [16, 16],
@@ -237,6 +238,9 @@ def test_critic_pretraining_runs_through_the_learner_and_moves_the_critic(
     assert learner.pretrained  # its weights go to the actor when it connects
     assert agent.critic_updates == 30 * 2 and agent.actor_updates == 30
     assert learner.updates == 0  # the online count (pacing) starts at zero
+    # Its progress went where the launcher's start-up deadline looks (app/supervisor.py).
+    status = json.loads((run_dir / PRETRAIN_STATUS).read_text())
+    assert status == {"done": 30, "total": 30}
     for name in ("critic", "actor"):
         before, after = getattr(fresh, name).state_dict(), getattr(agent, name).state_dict()
         assert any(not torch.equal(before[k], after[k]) for k in before), name
