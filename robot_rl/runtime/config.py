@@ -93,7 +93,9 @@ class RuntimeConfig:
     device: str = "auto"
     """Learner device: auto (CUDA when present), cpu or cuda[:N]."""
     startup_timeout_s: float = 120.0
-    """Deadline for the learner to come up and say hello."""
+    """Deadline for the learner to come up and say hello, in seconds; while the learner
+    pre-trains on the demos it reports progress and the deadline counts from its last report
+    (a learner silent this long is given up on)."""
     on_learner_loss: Literal["continue", "pause"] = "continue"
     """When the learner is silent: continue acting with the last weights, or pause between steps until it is back."""
     max_learner_restarts: int = 10
