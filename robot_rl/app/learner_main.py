@@ -23,13 +23,15 @@ from robot_rl.envs.spec import spec_from_json
 from robot_rl.run_config import RunConfig
 
 LAUNCH_TOKEN_ENV = "ROBOT_RL_LAUNCH_TOKEN"  # how robot-rl train hands its learner the token
+PRETRAIN_STATUS = "learner_pretrain.json"
+"""In the run directory: the learner's pre-training progress before it binds,
+``{"done": k, "total": n}``, rewritten as it goes (app/supervisor.py ``wait_bound``: the
+launcher's start-up deadline counts from its last change)."""
 
 
 def pretrain_reporter(run_dir: Path) -> Any:
     """``on_progress(done, total)`` for ``Learner.pretrain``: writes ``PRETRAIN_STATUS``
     atomically and logs a line at every tenth of the work."""
-    from robot_rl.app.supervisor import PRETRAIN_STATUS
-
     path, tmp = run_dir / PRETRAIN_STATUS, run_dir / f".{PRETRAIN_STATUS}.tmp"
     said = [-1]
 

@@ -18,11 +18,6 @@ from pathlib import Path
 
 from robot_rl.run_config import RunConfig
 
-PRETRAIN_STATUS = "learner_pretrain.json"
-"""In the run directory: the learner's pre-training progress before it binds,
-``{"done": k, "total": n}``, rewritten as it goes (``start_learner_process``'s deadline
-counts from its last change)."""
-
 
 class LearnerStartError(RuntimeError):
     """The learner process did not come up (or kept dying); the message is one line."""
@@ -53,7 +48,7 @@ def spawn_learner(
 
     ``launch_token`` goes to the child in its environment (not on its command line, which
     other users can read): only an actor whose Hello carries it may stop or pace it."""
-    from robot_rl.app.learner_main import LAUNCH_TOKEN_ENV
+    from robot_rl.app.learner_main import LAUNCH_TOKEN_ENV, PRETRAIN_STATUS
 
     cmd = [
         sys.executable,
@@ -101,6 +96,8 @@ def wait_bound(proc: subprocess.Popen, run_dir: Path, *, timeout_s: float) -> st
     of ``timeout_s`` counts from its last report, so only a learner silent for that long is
     given up on (killed; LearnerStartError). A learner that exits: LearnerStartError with the
     last error line of its log."""
+    from robot_rl.app.learner_main import PRETRAIN_STATUS
+
     info_path, status_path = run_dir / "learner.json", run_dir / PRETRAIN_STATUS
     deadline = time.monotonic() + timeout_s
     last_status: str | None = None

@@ -218,8 +218,7 @@ def test_online_rows_have_no_return() -> None:
 def test_critic_pretraining_runs_through_the_learner_and_moves_the_critic(
     tmp_path: Path,
 ) -> None:
-    from robot_rl.app.learner_main import build_learner
-    from robot_rl.app.supervisor import PRETRAIN_STATUS
+    from robot_rl.app.learner_main import PRETRAIN_STATUS, build_learner
 
     sac = {
         "hidden_dims": [16, 16],

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from robot_rl.app.learner_main import pretrain_reporter
-from robot_rl.app.supervisor import PRETRAIN_STATUS, LearnerStartError, wait_bound
+from robot_rl.app.learner_main import PRETRAIN_STATUS, pretrain_reporter
+from robot_rl.app.supervisor import LearnerStartError, wait_bound
 
 CHILD = """
 import json, os, sys, time
