@@ -29,15 +29,22 @@ PRETRAIN_STATUS = "learner_pretrain.json"
 launcher's start-up deadline counts from its last change)."""
 
 
+def write_json_replacing(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temp file and a rename, so that a reader
+    polling ``path`` (the launcher) sees the old content or the new, never a partial file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
 def pretrain_reporter(run_dir: Path) -> Any:
     """``on_progress(done, total)`` for ``Learner.pretrain``: writes ``PRETRAIN_STATUS``
     atomically and logs a line at every tenth of the work."""
-    path, tmp = run_dir / PRETRAIN_STATUS, run_dir / f".{PRETRAIN_STATUS}.tmp"
+    path = run_dir / PRETRAIN_STATUS
     said = [-1]
 
     def report(done: int, total: int) -> None:
-        tmp.write_text(json.dumps({"done": done, "total": total}))
-        os.replace(tmp, path)
+        write_json_replacing(path, {"done": done, "total": total})
         tenth = done * 10 // max(total, 1)
         if tenth != said[0]:
             said[0] = tenth
@@ -249,10 +256,9 @@ def serve_learner(
         return parent_pid is not None and os.getppid() != parent_pid
 
     learner.should_exit = parent_gone  # type: ignore[attr-defined]
-    info = {"address": endpoint.address, "pid": os.getpid()}
-    tmp = run_dir / ".learner.json.tmp"
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, run_dir / "learner.json")
+    write_json_replacing(
+        run_dir / "learner.json", {"address": endpoint.address, "pid": os.getpid()}
+    )
     auth = "CURVE" if curve is not None else "no authentication, loopback only"
     print(f"learner listening on {endpoint.address} ({auth})", flush=True)
     from robot_rl.app.build import lower_priority
