@@ -546,24 +546,24 @@ class SAC:
         self, mb: dict[str, Any]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """_critic_loss plus ``calql_alpha`` * the Cal-QL term, and that term (None: off)."""
-        loss, q, features, next_features = self._critic_loss(mb)
+        loss, q, features, next_features, next_base = self._critic_loss(mb)
         cfg = self.config
         if cfg.calql_alpha <= 0 or (cfg.calql_pretrain_only and not self._pretraining):
             return loss, q, features, next_features, None
-        penalty = self.calql_penalty(mb, features, next_features, q)
+        penalty = self.calql_penalty(mb, features, next_features, q, next_base)
         return loss + self.config.calql_alpha * penalty, q, features, next_features, penalty
 
     def _critic_loss(
         self, mb: dict[str, Any]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """critic_loss, and the next observations' features (B, D) (no grad)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """critic_loss, the next observations' features (B, D) (no grad) and the base policy's
+        mean at them (B, arm; None without a base), which the Cal-QL term reuses."""
         cfg = self.config
         features = self._encode(self._augment(mb[keys.OBS]))
         with torch.no_grad():
             next_features = self._encode(self._augment(mb[keys.NEXT_OBS]))
-            next_action, next_log_prob = self.actor.sample(
-                next_features, self.generator, self._base_mean(mb[keys.NEXT_OBS])
-            )
+            next_base = self._base_mean(mb[keys.NEXT_OBS])
+            next_action, next_log_prob = self.actor.sample(next_features, self.generator, next_base)
             members = torch.randperm(
                 cfg.critic_ensemble_size, device=self.device, generator=self.generator
             )[: cfg.critic_subsample]
@@ -582,8 +582,8 @@ class SAC:
         out = self._critic_fn(features, self._arm(mb[keys.ACTION]))  # (E, B) or (E, B, bins)
         q = self._expected_q(out)  # (E, B)
         if self.hl_gauss is not None:
-            return self.hl_gauss.loss(out, target), q, features, next_features
-        return (q - target).pow(2).mean(), q, features, next_features
+            return self.hl_gauss.loss(out, target), q, features, next_features, next_base
+        return (q - target).pow(2).mean(), q, features, next_features, next_base
 
     def gripper_loss(
         self, mb: dict[str, Any], features: torch.Tensor, next_features: torch.Tensor
@@ -624,6 +624,7 @@ class SAC:
         features: torch.Tensor,
         next_features: torch.Tensor,
         q_data: torch.Tensor,
+        next_base: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Cal-QL's conservative term, mean over critics and rows of
         logsumexp_j [Q(s, a_j) - log mu(a_j)] - Q(s, a_data), before its weight ``calql_alpha``.
@@ -638,16 +639,19 @@ class SAC:
         of the policy's actions are not pushed below it. ``features`` (B, D) carry the grad
         into the encoder; ``next_features`` (B, D) none; ``q_data`` (E, B) is the critics'
         (expected) Q of the batch's actions, with grad. Arm entries only (``gripper_critic``).
+        ``next_base``: the base policy's mean at s' when the caller has it (the TD target
+        computed it), else it is computed here.
         """
         cfg = self.config
         n, rows = cfg.calql_actions, features.shape[0]
-        sources = [(features.detach(), mb[keys.OBS])]
+        sources = [(features.detach(), self._base_mean(mb[keys.OBS]))]
         if cfg.calql_next_actions:
-            sources.append((next_features, mb[keys.NEXT_OBS]))
+            if next_base is None:
+                next_base = self._base_mean(mb[keys.NEXT_OBS])
+            sources.append((next_features, next_base))
         actions, log_density = [], []
         with torch.no_grad():
-            for feats, obs in sources:  # the policy's samples, n per row: (B * n, arm)
-                base = self._base_mean(obs)
+            for feats, base in sources:  # the policy's samples, n per row: (B * n, arm)
                 action, log_prob = self.actor.sample(
                     feats.repeat_interleave(n, 0),
                     self.generator,

@@ -342,7 +342,7 @@ def test_composes_with_the_bc_base_hl_gauss_and_pixels() -> None:
         k: v[:8] if not isinstance(v, dict) else {kk: vv[:8] for kk, vv in v.items()}
         for k, v in batch.items()
     }
-    _, _, feats, next_feats = sac._critic_loss(mb)
+    _, _, feats, next_feats, _ = sac._critic_loss(mb)
     sac.critic_optimizer.zero_grad(set_to_none=True)
     loss, _ = sac.gripper_loss(mb, feats, next_feats)
     loss.backward()
