@@ -148,15 +148,31 @@ class TanhGaussianActor(nn.Module):
         hidden_dims: Sequence[int],
         action_dim: int,
         *,
-        residual_scale: float | None = None,
+        residual_scale: float | Sequence[float] | None = None,
         fixed_std: float | None = None,
     ) -> None:
         """``residual_scale``: the actor is a bounded residual on a base policy's pre-tanh mean
-        (mean = base + residual_scale * tanh(net)); None: the network's output is the mean.
+        (mean = base + residual_scale * tanh(net)), one bound for every entry or one per entry
+        (A values); None: the network's output is the mean.
         ``fixed_std``: the pre-tanh std is this constant in every state instead of learned."""
         super().__init__()
         self.net = mlp(in_dim, hidden_dims, 2 * action_dim)
-        self.residual_scale = residual_scale
+        self.residual_scale: float | None = None  # one bound (or per entry: the buffer below)
+        self._per_entry_residual = False
+        self._residual_scales: torch.Tensor  # (A,), when per entry
+        if residual_scale is None or isinstance(residual_scale, int | float):
+            self.residual_scale = residual_scale
+        else:
+            if len(residual_scale) != action_dim:
+                raise ValueError(
+                    f"residual_scales: expected {action_dim} values (one per action entry the "
+                    f"actor outputs), got {len(residual_scale)}"
+                )
+            # not persistent: built from the config on both ends, so policy files keep their keys
+            self.register_buffer(
+                "_residual_scales", torch.tensor(residual_scale, dtype=torch.float32), False
+            )
+            self._per_entry_residual = True
         self.fixed_log_std: float | None = None
         if fixed_std is not None:
             if not math.exp(LOG_STD_MIN) <= fixed_std <= math.exp(LOG_STD_MAX):
@@ -165,7 +181,7 @@ class TanhGaussianActor(nn.Module):
                     f"{math.exp(LOG_STD_MAX):.2f}], got {fixed_std}"
                 )
             self.fixed_log_std = math.log(fixed_std)
-        if residual_scale is not None:
+        if self.is_residual:
             with torch.no_grad():  # start at the base policy: a near-zero residual
                 last = self.net[-1]
                 assert isinstance(last, nn.Linear)
@@ -182,11 +198,20 @@ class TanhGaussianActor(nn.Module):
             log_std = torch.full_like(mean, self.fixed_log_std)
         else:
             log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
-        if self.residual_scale is not None:
+        if self.is_residual:
             if base is None:
                 raise ValueError("a residual actor needs the base policy's mean")
-            mean = base + self.residual_scale * torch.tanh(mean)
+            if self._per_entry_residual:
+                mean = base + self._residual_scales * torch.tanh(mean)
+            else:
+                assert self.residual_scale is not None
+                mean = base + self.residual_scale * torch.tanh(mean)
         return mean, log_std
+
+    @property
+    def is_residual(self) -> bool:
+        """Whether the mean is a bounded residual on a base policy's mean."""
+        return self.residual_scale is not None or self._per_entry_residual
 
     def sample(
         self,

@@ -101,6 +101,11 @@ class SACConfig:
     demonstrated behaviour. "none": plain SAC."""
     residual_scale: float = 0.5
     """Largest change the residual makes to the base policy's pre-tanh mean, per entry."""
+    residual_scales: tuple[float, ...] | None = None
+    """One ``residual_scale`` per action entry the actor outputs (the arm's, without the
+    gripper head's), in place of the single bound: e.g. a small bound across an insertion for
+    its millimetres and a larger one along it, so the residual can stop or reverse the base's
+    push. None: ``residual_scale`` for every entry."""
     base_pretrain_updates: int = 2000
     """Behaviour-cloning steps of the base policy on the demos before online learning."""
     actor_delay: int = 0
@@ -228,6 +233,13 @@ class SACConfig:
             raise ValueError(f"base_policy: expected 'none' or 'bc', got {self.base_policy!r}")
         if not self.residual_scale > 0:
             raise ValueError("residual_scale must be > 0")
+        if self.residual_scales is not None and not (
+            len(self.residual_scales) > 0
+            and all(math.isfinite(v) and v > 0 for v in self.residual_scales)
+        ):
+            raise ValueError(
+                f"residual_scales must be finite numbers > 0, got {list(self.residual_scales)}"
+            )
         if self.base_pretrain_updates < 0:
             raise ValueError("base_pretrain_updates must be >= 0")
         if self.actor_delay < 0:
@@ -342,7 +354,11 @@ def make_actor(feature_dim: int, arm: int, config: SACConfig) -> TanhGaussianAct
         feature_dim,
         config.hidden_dims,
         arm,
-        residual_scale=config.residual_scale if config.base_policy == "bc" else None,
+        residual_scale=(
+            (config.residual_scales or config.residual_scale)
+            if config.base_policy == "bc"
+            else None
+        ),
         fixed_std=config.action_std,
     )
 

@@ -81,6 +81,40 @@ def test_the_residual_cannot_move_the_mean_further_than_its_scale() -> None:
     assert gap.max() > 0.9 * RESIDUAL.residual_scale  # and it does use its range
 
 
+def test_per_entry_residual_scales_bound_each_entry_and_keep_the_policy_file_keys() -> None:
+    config = replace(RESIDUAL, residual_scales=(0.05, 0.6))
+    agent = SAC(STATE_SPEC, 2, config, device="cpu", seed=1)
+    with torch.no_grad():
+        for p in agent.actor.parameters():
+            p.mul_(50.0)
+    obs = demo_batch(128, seed=3)[keys.OBS]
+    with torch.no_grad():
+        base = agent.policy.base_mean(obs)
+        mean, _ = agent.policy.mean_log_std(obs)
+    assert base is not None
+    gap = (mean - base).abs()
+    for entry, bound in enumerate(config.residual_scales or ()):
+        assert (gap[:, entry] <= bound + 1e-6).all()
+        assert gap[:, entry].max() > 0.9 * bound
+    # the bounds come from the config on both ends: weights load into a one-bound policy's keys
+    plain = Policy(STATE_SPEC, 2, RESIDUAL)
+    plain.load_state_dict(agent.policy.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("scales", "message"),
+    [((0.1, -0.2), "residual_scales must be finite numbers > 0"), ((), "finite numbers > 0")],
+)
+def test_bad_residual_scales_are_named(scales: tuple[float, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SAC(STATE_SPEC, 2, replace(RESIDUAL, residual_scales=scales), device="cpu")
+
+
+def test_residual_scales_of_the_wrong_length_name_the_field_and_the_count() -> None:
+    with pytest.raises(ValueError, match=r"residual_scales: expected 2 values .* got 3"):
+        SAC(STATE_SPEC, 2, replace(RESIDUAL, residual_scales=(0.1, 0.1, 0.1)), device="cpu")
+
+
 def test_updates_train_the_residual_and_the_base_and_the_base_gets_no_critic_gradient() -> None:
     agent = SAC(STATE_SPEC, 2, RESIDUAL, device="cpu", seed=2)
     agent.pretrain(lambda n: demo_batch(n, seed=agent.base_updates))
