@@ -55,6 +55,7 @@ BOUNDS: dict[str, dict[str, str]] = {
         "noslip_iterations": _NON_NEG,
         "ik_iterations": _ONE_UP,
         "expert_noise_std": _NON_NEG,
+        "expert_misalign": "[0, 1]",
     },
     "RandomizeConfig": {
         "light_scale": "[0, 1)",

@@ -83,6 +83,10 @@ class TwinConfig:
     """Damped-least-squares IK iterations per control step."""
     expert_noise_std: float = 0.0
     """Std of Gaussian noise the scripted expert adds to its actions (action units)."""
+    expert_misalign: float = 0.0
+    """peg_insert: chance per episode that the scripted expert misjudges its alignment, goes
+    down 2-4 mm off the hole, lands on the board, then lifts and lines up again (as a person
+    does), so that its demos show that recovery. 0: never (the default demos)."""
     randomize: RandomizeConfig = field(default_factory=RandomizeConfig)
     """Domain randomisation of the pixels (lights, colours, camera pose), seeded per episode;
     off by default."""
@@ -146,6 +150,8 @@ class TwinConfig:
             "noslip_iterations": self.noslip_iterations,
             "expert_noise_std": self.expert_noise_std,
         }
+        if not (math.isfinite(self.expert_misalign) and 0.0 <= self.expert_misalign <= 1.0):
+            raise ValueError(f"expert_misalign: must be in [0, 1], got {self.expert_misalign!r}")
         for name, value in non_negative.items():
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")

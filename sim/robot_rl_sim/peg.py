@@ -204,6 +204,7 @@ ALIGN_YAW = 0.04  # rad, yaw error accepted before descending
 STUCK_STEPS = 3  # steps without the tip going down that count as stuck on the board
 SPIRAL_PITCH = 0.0006  # m the spiral's radius grows per turn
 SPIRAL_STEP = 0.9  # rad the spiral turns per control step
+MISALIGN = (0.002, 0.004)  # m, range of a misjudged descent's offset from the hole's axis
 
 
 class PegExpert:
@@ -211,14 +212,23 @@ class PegExpert:
 
     ``act()`` returns float32 actions in [-1, 1]; noise (action units) goes on the motion
     dimensions, as a person's hand shakes a SpaceMouse, and drops to ``FINE_NOISE`` of it near
-    the hole, where a person slows down.
+    the hole, where a person slows down. With ``misalign`` (default: the env config's
+    ``expert_misalign``) > 0, that fraction of episodes has one misjudged descent: the expert
+    believes it is lined up while 2-4 mm off, goes down onto the board, and once stuck there
+    lifts and lines up again, the recovery a learner otherwise never sees in the demos.
     """
 
     def __init__(
-        self, env: PegInsertEnv, *, noise_std: float | None = None, seed: int | None = None
+        self,
+        env: PegInsertEnv,
+        *,
+        noise_std: float | None = None,
+        seed: int | None = None,
+        misalign: float | None = None,
     ) -> None:
         self.env = env
         self.noise_std = env.config.expert_noise_std if noise_std is None else noise_std
+        self.misalign = env.config.expert_misalign if misalign is None else misalign
         self._rng = np.random.default_rng(seed)
         self.reset()
 
@@ -228,6 +238,9 @@ class PegExpert:
         self._stuck = 0
         self._last_z = np.inf
         self._angle = 0.0
+        self._offset: np.ndarray | None = None  # m, xy aim error of a misjudged descent
+        self._misjudge = self.misalign > 0 and self._rng.random() < self.misalign
+        self.misjudged = False  # whether this episode's misjudged descent has happened
 
     def act(self) -> np.ndarray:
         """Next action (A,) float32 in [-1, 1] for the env's current state."""
@@ -235,15 +248,28 @@ class PegExpert:
         tip, hole = np.asarray(gt["peg_tip"]), np.asarray(gt["hole_pos"])
         xy_err = float(np.linalg.norm(hole[:2] - tip[:2]))
         yaw_err = self._yaw_error(float(gt["board_yaw"]), np.asarray(gt["tcp_target_rpy"]))
+        if self._offset is None and self._misjudge and xy_err < NEAR and abs(yaw_err) < ALIGN_YAW:
+            # thinks it is lined up: aims at a point beside the hole's axis and goes down
+            angle = self._rng.uniform(0.0, 2 * np.pi)
+            self._offset = self._rng.uniform(*MISALIGN) * np.array([np.cos(angle), np.sin(angle)])
+            self._misjudge, self.misjudged = False, True
+            self.phase = PegPhase.DESCEND
         if self.phase is PegPhase.ALIGN and xy_err < ALIGN_XY and abs(yaw_err) < ALIGN_YAW:
             self.phase = PegPhase.DESCEND
         entered = tip[2] < hole[2] - 0.004  # m, the tip is in the hole
-        if self.phase is not PegPhase.ALIGN and not entered and xy_err > 2.5 * ALIGN_XY:
+        if entered:
+            self._offset = None  # slid into the hole after all
+        misjudging = self._offset is not None
+        off_hole = self.phase is not PegPhase.ALIGN and not entered and xy_err > 2.5 * ALIGN_XY
+        if off_hole and not misjudging:
             self.phase = PegPhase.ALIGN  # off the hole: lift a little and line up again
         if self.phase is PegPhase.DESCEND:
             on_board = tip[2] > hole[2] - 0.003 and tip[2] > self._last_z - 0.0005
             self._stuck = self._stuck + 1 if on_board else 0
-            if self._stuck >= STUCK_STEPS:
+            if self._stuck >= STUCK_STEPS and misjudging:
+                # felt the board beside the hole: lift and line up properly
+                self.phase, self._offset, self._stuck = PegPhase.ALIGN, None, 0
+            elif self._stuck >= STUCK_STEPS:
                 self.phase, self._angle = PegPhase.SEARCH, 0.0
         self._last_z = float(tip[2])
 
@@ -252,9 +278,8 @@ class PegExpert:
             goal[2] = max(goal[2], tip[2])  # line up before coming down to the board
         elif self.phase is PegPhase.DESCEND:
             # press at most PRESS below the tip: a light push slides, a hard one sticks
-            goal = np.array(
-                [*hole[:2], max(hole[2] - 2 * self.env.config.insert_depth, tip[2] - PRESS)]
-            )
+            aim = hole[:2] if self._offset is None else hole[:2] + self._offset
+            goal = np.array([*aim, max(hole[2] - 2 * self.env.config.insert_depth, tip[2] - PRESS)])
         elif self.phase is PegPhase.SEARCH:
             self._angle += SPIRAL_STEP
             radius = SPIRAL_PITCH * self._angle / (2 * np.pi)

@@ -75,6 +75,29 @@ def test_expert_inserts_with_demo_noise(peg_env: PegInsertEnv) -> None:
     peg_env.close()
 
 
+def test_misjudging_expert_lands_beside_the_hole_then_recovers(peg_env: PegInsertEnv) -> None:
+    """expert_misalign 1: every episode goes down 2-4 mm off the hole, presses on the board
+    (the wrench the demos otherwise never show), lifts, lines up and still gets in."""
+    expert = PegExpert(peg_env, noise_std=0.1, seed=0, misalign=1.0)
+    for seed in range(3):
+        peg_env.reset(seed=seed)
+        expert.reset()
+        force, lifted_after_contact = [], False
+        for _ in range(peg_env.config.max_episode_steps):
+            action = expert.act()
+            if force and max(force) > 20.0 and action[2] > 0.1:
+                lifted_after_contact = True
+            _, _, terminated, truncated, info = peg_env.step(action)
+            force.append(float(np.linalg.norm(peg_env.ground_truth()["wrench"][:3])))
+            if terminated or truncated:
+                break
+        assert expert.misjudged and max(force) > 20.0 and lifted_after_contact, (seed, force)
+        assert info["success"], (seed, info)
+    with pytest.raises(ValueError, match="expert_misalign"):
+        dataclasses.replace(get_task("peg_insert").env, expert_misalign=1.5).validate()
+    peg_env.close()
+
+
 def test_no_insertion_without_clearance() -> None:
     """With a hole 0.1 mm wider than the peg the scripted expert cannot get in (contact is real)."""
     task = get_task("peg_insert")
