@@ -56,6 +56,7 @@ BOUNDS: dict[str, dict[str, str]] = {
         "ik_iterations": _ONE_UP,
         "expert_noise_std": _NON_NEG,
         "expert_misalign": "[0, 1]",
+        "fine_offset_scale": _NON_NEG,
     },
     "RandomizeConfig": {
         "light_scale": "[0, 1)",

@@ -69,6 +69,10 @@ class TwinConfig:
     """peg_insert: half-width of the board's uniform start yaw (rad)."""
     insert_depth: float = 0.015
     """peg_insert: depth of the peg tip below the board's top face that counts as success (m)."""
+    fine_offset_scale: float = 0.0
+    """peg_insert, state mode: > 0 puts tanh((hole centre - peg tip) / fine_offset_scale) in
+    state 18:21 instead of the hole's position (redundant with the TCP's and 25:28), the offset
+    magnified where it matters, within a few of these scales of the hole's axis (m). 0: off."""
     tcp_start: tuple[float, ...] = (0.45, 0.0, 0.22)
     """Nominal TCP start position, world frame (m)."""
     tcp_start_range: float = 0.02
@@ -149,6 +153,7 @@ class TwinConfig:
             "tcp_start_range": self.tcp_start_range,
             "noslip_iterations": self.noslip_iterations,
             "expert_noise_std": self.expert_noise_std,
+            "fine_offset_scale": self.fine_offset_scale,
         }
         if not (math.isfinite(self.expert_misalign) and 0.0 <= self.expert_misalign <= 1.0):
             raise ValueError(f"expert_misalign: must be in [0, 1], got {self.expert_misalign!r}")

@@ -9,8 +9,9 @@ about a millimetre and turned to the board's yaw (mod 90 deg) before it goes in.
 Simplifications, stated: the peg is fixed to the gripper's base (no slip in the grasp; the
 fingers close on it and the gripper action is ignored), and the board is a mocap body (it does
 not move when pushed). The state observation keeps pick-cube's layout, with the hole in place of
-the cube: 18:21 hole centre at the board's top face (m), 21:25 board quaternion (w, x, y, z),
-25:28 hole centre minus peg tip (m). Its last 6 entries, in every obs mode (proprioception, as
+the cube: 18:21 hole centre at the board's top face (m; with ``fine_offset_scale`` > 0,
+tanh((hole centre - peg tip) / fine_offset_scale) instead), 21:25 board quaternion (w, x, y,
+z), 25:28 hole centre minus peg tip (m). Its last 6 entries, in every obs mode (proprioception, as
 on a real cell), are the wrist force/torque reading: force (N) and torque (N m) that the arm's
 flange exerts on the gripper, in the sensor's frame, tared at reset (a real cell zeroes its
 sensor with the gripper at rest) — so 28:34 from state, 18:24 in pixel modes.
@@ -173,9 +174,11 @@ class PegInsertEnv(PickCubeEnv):
         state = obs["state"]
         if self.config.obs_mode == "state":
             hole = self._hole_top()
-            state[18:21] = hole
+            offset = hole - self._peg_tip()
+            scale = self.config.fine_offset_scale
+            state[18:21] = np.tanh(offset / scale) if scale > 0 else hole
             state[21:25] = yaw_quat(self._board_yaw)
-            state[25:28] = hole - self._peg_tip()
+            state[25:28] = offset
         return obs
 
     @property

@@ -61,6 +61,23 @@ def test_state_carries_the_hole_and_the_start_is_randomised(peg_env: PegInsertEn
     peg_env.close()
 
 
+def test_fine_offset_replaces_the_hole_position_with_the_magnified_offset() -> None:
+    task = get_task("peg_insert")
+    env = task.make_env(dataclasses.replace(task.env, fine_offset_scale=0.003), seed=0)
+    obs, _ = env.reset(seed=0)
+    gt = env.ground_truth()
+    offset = gt["hole_pos"] - gt["peg_tip"]
+    np.testing.assert_allclose(obs["state"][18:21], np.tanh(offset / 0.003), atol=1e-6)
+    np.testing.assert_allclose(obs["state"][25:28], offset, atol=1e-6)
+    # 1 mm off the axis reads 0.32, not 1e-3: the entry that the critic can resolve
+    _put_hole_under_tip(env, depth=0.02, dx=0.001)
+    obs, *_ = env.step(np.zeros(env.config.action_dim, np.float32))
+    assert 0.2 < abs(obs["state"][18]) < 0.45, obs["state"][18:21]
+    with pytest.raises(ValueError, match="fine_offset_scale"):
+        dataclasses.replace(task.env, fine_offset_scale=-1.0).validate()
+    env.close()
+
+
 def test_expert_inserts_with_demo_noise(peg_env: PegInsertEnv) -> None:
     expert = PegExpert(peg_env, noise_std=0.1, seed=0)
     for seed in range(4):
