@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from robot_rl.app.suite import config_path, expert_success, learner_keys, run_suite, summarise
+from robot_rl.config import load_yaml, to_dict
+from robot_rl.run_config import RunConfig
 
 
 def _curve(*points: tuple[int, float]) -> list[dict[str, float]]:
@@ -67,6 +69,27 @@ def test_config_lookup_names_the_bad_method_or_task() -> None:
         config_path("peg_insert", "ppo")
     with pytest.raises(ValueError, match="task: no config for bc on 'peg_jam'"):
         config_path("peg_jam", "bc")
+
+
+@pytest.mark.parametrize(
+    ("task", "bc", "sac"),
+    [
+        ("pick_cube", "bc", "sac"),
+        ("pick_cube_hard", "bc", "sac"),
+        ("pick_cube_hard", "bc_pixels", "sac_pixels"),
+        ("peg_insert", "bc", "sac"),
+    ],
+)
+def test_each_bc_baseline_sees_the_env_and_demos_of_its_learner(
+    task: str, bc: str, sac: str
+) -> None:
+    """A baseline is fair only on the same observation and demos: an env option in a learner's
+    recipe (peg's ``fine_offset_scale``) must be in its BC config too."""
+    base = load_yaml(RunConfig, config_path(task, bc))
+    learner = load_yaml(RunConfig, config_path(task, sac))
+    assert base.task == learner.task == task
+    assert to_dict(base.env) == to_dict(learner.env)
+    assert to_dict(base.demos) == to_dict(learner.demos)
 
 
 @pytest.mark.twin
